@@ -1,0 +1,1 @@
+from . import crm_lead, crm_lead_stage_history

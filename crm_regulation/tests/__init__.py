@@ -1,0 +1,1 @@
+from . import test_stage_history, test_stage_history_access, test_stage_history_backfill

@@ -1,0 +1,108 @@
+from contextlib import contextmanager
+from datetime import datetime
+from unittest.mock import patch
+
+from freezegun import freeze_time
+
+from odoo.tests import TransactionCase
+
+from odoo.addons.mail.tests.common import mail_new_test_user
+
+
+class CrmRegulationCommon(TransactionCase):
+    """Fixtures shared by the capability tests: a sales team with the regulation's funnel,
+    one user per role, and helpers to move time (``cr.now()`` included)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
+        cls.company = cls.env.ref("base.main_company")
+        cls.user_salesman = mail_new_test_user(
+            cls.env,
+            login="reg_salesman",
+            name="Sasha Salesman",
+            email="sasha@example.com",
+            groups="sales_team.group_sale_salesman",
+        )
+        cls.user_salesman_2 = mail_new_test_user(
+            cls.env,
+            login="reg_salesman_2",
+            name="Pavel Salesman",
+            email="pavel@example.com",
+            groups="sales_team.group_sale_salesman",
+        )
+        cls.user_manager = mail_new_test_user(
+            cls.env,
+            login="reg_manager",
+            name="Maria Head of Sales",
+            email="maria@example.com",
+            groups="sales_team.group_sale_manager",
+        )
+        cls.team = cls.env["crm.team"].create(
+            {
+                "name": "Regulated Team",
+                "user_id": cls.user_manager.id,
+                "member_ids": [(6, 0, [cls.user_salesman.id, cls.user_salesman_2.id])],
+            }
+        )
+        Stage = cls.env["crm.stage"]
+        names = ["New Lead", "Qualification", "Presentation", "Proposal", "Negotiation", "Contract"]
+        cls.stages = Stage.create(
+            [
+                {"name": name, "sequence": 200 + index, "team_ids": [(6, 0, cls.team.ids)]}
+                for index, name in enumerate(names)
+            ]
+        )
+        (
+            cls.stage_new,
+            cls.stage_qualification,
+            cls.stage_presentation,
+            cls.stage_proposal,
+            cls.stage_negotiation,
+            cls.stage_contract,
+        ) = cls.stages
+        cls.stage_won = Stage.create(
+            {"name": "Won", "sequence": 299, "is_won": True, "team_ids": [(6, 0, cls.team.ids)]}
+        )
+        cls.lost_reason = cls.env["crm.lost.reason"].create({"name": "Chose a competitor"})
+
+    @classmethod
+    def _create_leads(cls, count, user=None, stage=None, **values):
+        user = user or cls.user_salesman
+        # created by the salesperson, returned in the test's own environment
+        leads = (
+            cls.env["crm.lead"]
+            .with_user(user)
+            .create(
+                [
+                    {
+                        "name": f"Lead {index}",
+                        "type": "opportunity",
+                        "team_id": cls.team.id,
+                        "user_id": user.id,
+                        "stage_id": (stage or cls.stage_new).id,
+                        **values,
+                    }
+                    for index in range(count)
+                ]
+            )
+        )
+        return leads.with_env(cls.env)
+
+    @contextmanager
+    def at(self, when):
+        """Run the block at ``when`` (naive UTC), for Python's clock and ``cr.now()`` alike."""
+        when = datetime.fromisoformat(when) if isinstance(when, str) else when
+        with freeze_time(when), patch.object(self.env.cr, "now", lambda: when):
+            yield
+
+    def history(self, leads):
+        return (
+            self.env["crm.lead.stage.history"]
+            .sudo()
+            .search([("lead_id", "in", leads.ids)], order="lead_id, date_in, id")
+        )
+
+    def open_stays(self, leads):
+        return self.history(leads).filtered(lambda stay: not stay.date_out)

@@ -1,0 +1,314 @@
+from datetime import datetime
+
+import psycopg2
+
+from odoo.tests import Form, tagged
+from odoo.tools import mute_logger
+
+from .common import CrmRegulationCommon
+
+
+@tagged("post_install", "-at_install", "crm_regulation")
+class TestStageHistory(CrmRegulationCommon):
+    def test_create_opens_stay(self):
+        with self.at("2026-03-02 09:00:00"):
+            lead = self._create_leads(1)
+        stay = self.history(lead)
+        self.assertEqual(len(stay), 1)
+        self.assertEqual(stay.stage_id, self.stage_new)
+        self.assertEqual(stay.team_id, self.team)
+        self.assertEqual(stay.user_id, self.user_salesman)
+        self.assertEqual(stay.company_id, lead.company_id)
+        self.assertEqual(stay.date_in, datetime(2026, 3, 2, 9, 0))
+        self.assertEqual(stay.date_in, lead.date_last_stage_update)
+        self.assertFalse(stay.date_out)
+        self.assertFalse(stay.end_reason)
+        self.assertFalse(stay.duration_hours)
+        self.assertTrue(stay.is_open)
+        self.assertEqual(lead.stage_history_count, 1)
+
+    def test_create_with_default_stage(self):
+        """No stage given: crm puts the lead in the team's first stage, and the stay opens."""
+        lead = (
+            self.env["crm.lead"]
+            .with_user(self.user_salesman)
+            .create({"name": "Inbound request", "team_id": self.team.id})
+        )
+        self.assertTrue(lead.stage_id)
+        self.assertEqual(self.open_stays(lead).stage_id, lead.stage_id)
+
+    def test_create_lost_lead_has_no_open_stay(self):
+        lead = self._create_leads(1, active=False, probability=0)
+        self.assertFalse(self.history(lead))
+
+    def test_stage_change_closes_and_opens(self):
+        with self.at("2026-03-02 09:00:00"):
+            lead = self._create_leads(1)
+        with self.at("2026-03-03 12:30:00"):
+            lead.with_user(self.user_salesman).write({"stage_id": self.stage_qualification.id})
+        first, second = self.history(lead)
+        self.assertEqual(first.stage_id, self.stage_new)
+        self.assertEqual(first.date_out, datetime(2026, 3, 3, 12, 30))
+        self.assertAlmostEqual(first.duration_hours, 27.5)
+        self.assertEqual(first.end_reason, "moved")
+        self.assertFalse(first.is_open)
+        self.assertEqual(second.stage_id, self.stage_qualification)
+        self.assertEqual(second.date_in, datetime(2026, 3, 3, 12, 30))
+        self.assertFalse(second.date_out)
+        self.assertEqual(lead.stage_history_count, 2)
+
+    def test_same_stage_and_other_fields_write_nothing(self):
+        lead = self._create_leads(1)
+        lead.write({"stage_id": self.stage_new.id})
+        lead.write({"name": "Renamed", "expected_revenue": 1000, "probability": 30})
+        self.assertEqual(len(self.history(lead)), 1)
+
+    def test_back_and_forth(self):
+        lead = self._create_leads(1)
+        for stage in (self.stage_qualification, self.stage_new, self.stage_qualification):
+            lead.stage_id = stage
+        stays = self.history(lead)
+        self.assertEqual(stays.mapped("stage_id"), self.stage_new | self.stage_qualification)
+        self.assertEqual(len(stays), 4)
+        self.assertEqual(stays.mapped("end_reason"), ["moved", "moved", "moved", False])
+        self.assertEqual(len(self.open_stays(lead)), 1)
+
+    def test_batch_write_mixed_stages(self):
+        """One write() on leads coming from several stages, some already in the target."""
+        leads_new = self._create_leads(20)
+        leads_target = self._create_leads(5, stage=self.stage_proposal)
+        leads = leads_new | leads_target
+        leads.write({"stage_id": self.stage_proposal.id})
+        for lead in leads_new:
+            stays = self.history(lead)
+            self.assertEqual(stays.mapped("stage_id"), self.stage_new | self.stage_proposal)
+            self.assertEqual(stays[0].end_reason, "moved")
+        for lead in leads_target:
+            self.assertEqual(len(self.history(lead)), 1)
+        self.assertEqual(len(self.open_stays(leads)), 25)
+        self.assertEqual(self.open_stays(leads).stage_id, self.stage_proposal)
+
+    def test_batch_write_query_count_constant(self):
+        """The history costs the same number of queries for 10 leads as for 60."""
+
+        def count_queries(leads, stage):
+            leads.invalidate_recordset()
+            before = self.env.cr.sql_log_count
+            leads.write({"stage_id": stage.id})
+            self.env.flush_all()
+            return self.env.cr.sql_log_count - before
+
+        small, large = self._create_leads(10), self._create_leads(60)
+        # warm-up: caches of stages, users, teams
+        count_queries(self._create_leads(3), self.stage_qualification)
+        self.assertEqual(
+            count_queries(small, self.stage_qualification),
+            count_queries(large, self.stage_qualification),
+        )
+        self.assertEqual(len(self.open_stays(small | large)), 70)
+
+    def test_won(self):
+        with self.at("2026-03-02 09:00:00"):
+            lead = self._create_leads(1, stage=self.stage_contract)
+        with self.at("2026-03-04 09:00:00"):
+            lead.with_user(self.user_salesman).action_set_won()
+        self.assertEqual(lead.won_status, "won")
+        contract, won = self.history(lead)
+        self.assertEqual(contract.stage_id, self.stage_contract)
+        self.assertEqual(contract.end_reason, "won")
+        self.assertAlmostEqual(contract.duration_hours, 48.0)
+        self.assertEqual(won.stage_id, self.stage_won)
+        self.assertFalse(won.date_out)
+
+    def test_won_by_drag_to_won_stage(self):
+        lead = self._create_leads(1, stage=self.stage_contract)
+        lead.with_user(self.user_salesman).write({"stage_id": self.stage_won.id})
+        self.assertEqual(self.history(lead)[0].end_reason, "won")
+        self.assertEqual(self.open_stays(lead).stage_id, self.stage_won)
+
+    def test_lost(self):
+        lead = self._create_leads(1, stage=self.stage_negotiation)
+        lead.with_user(self.user_salesman).action_set_lost(lost_reason_id=self.lost_reason.id)
+        self.assertEqual(lead.won_status, "lost")
+        stay = self.history(lead)
+        self.assertEqual(len(stay), 1)
+        self.assertEqual(stay.stage_id, self.stage_negotiation)
+        self.assertEqual(stay.end_reason, "lost")
+        self.assertTrue(stay.date_out)
+        self.assertFalse(self.open_stays(lead))
+
+    def test_lost_wizard(self):
+        leads = self._create_leads(3, stage=self.stage_proposal)
+        wizard = Form(
+            self.env["crm.lead.lost"]
+            .with_user(self.user_salesman)
+            .with_context(active_ids=leads.ids, active_model="crm.lead")
+        )
+        wizard.lost_reason_id = self.lost_reason
+        wizard.save().action_lost_reason_apply()
+        self.assertEqual(set(leads.mapped("won_status")), {"lost"})
+        self.assertEqual(self.history(leads).mapped("end_reason"), ["lost"] * 3)
+        self.assertFalse(self.open_stays(leads))
+
+    def test_archived(self):
+        lead = self._create_leads(1, stage=self.stage_proposal)
+        lead.with_user(self.user_salesman).action_archive()
+        self.assertEqual(lead.won_status, "pending")
+        self.assertEqual(self.history(lead).end_reason, "archived")
+        self.assertFalse(self.open_stays(lead))
+
+    def test_won_lead_lost_afterwards(self):
+        lead = self._create_leads(1, stage=self.stage_contract)
+        lead.action_set_won()
+        lead.action_set_lost(lost_reason_id=self.lost_reason.id)
+        self.assertEqual(self.history(lead).mapped("end_reason"), ["won", "lost"])
+
+    def test_restore(self):
+        with self.at("2026-03-02 09:00:00"):
+            lead = self._create_leads(1, stage=self.stage_proposal)
+        with self.at("2026-03-03 09:00:00"):
+            lead.action_set_lost(lost_reason_id=self.lost_reason.id)
+        with self.at("2026-03-10 09:00:00"):
+            lead.with_user(self.user_salesman).action_restore()
+        self.assertTrue(lead.active)
+        lost_stay, new_stay = self.history(lead)
+        self.assertEqual(lost_stay.end_reason, "lost")
+        self.assertAlmostEqual(lost_stay.duration_hours, 24.0)
+        self.assertEqual(new_stay.stage_id, self.stage_proposal)
+        self.assertEqual(new_stay.date_in, datetime(2026, 3, 10, 9, 0))
+        self.assertFalse(new_stay.date_out)
+
+    def test_lost_lead_moved_while_lost(self):
+        """Editing the stage of a lost lead is no stay: nothing opens until it is restored."""
+        lead = self._create_leads(1, stage=self.stage_proposal)
+        lead.action_set_lost(lost_reason_id=self.lost_reason.id)
+        lead.write({"stage_id": self.stage_negotiation.id})
+        self.assertEqual(len(self.history(lead)), 1)
+        lead.action_unarchive()
+        self.assertEqual(self.open_stays(lead).stage_id, self.stage_negotiation)
+
+    def test_import(self):
+        """Import (load) creates and moves leads through the same write path."""
+        Lead = self.env["crm.lead"].with_user(self.user_manager)
+        result = Lead.load(
+            ["name", "team_id/.id", "stage_id/.id", "type"],
+            [
+                ["Imported 1", str(self.team.id), str(self.stage_new.id), "opportunity"],
+                ["Imported 2", str(self.team.id), str(self.stage_proposal.id), "opportunity"],
+            ],
+        )
+        self.assertFalse(result["messages"], result["messages"])
+        leads = Lead.browse(result["ids"])
+        self.assertEqual(self.open_stays(leads).stage_id, self.stage_new | self.stage_proposal)
+        # update by import: the stage moves, the history follows
+        result = Lead.load(
+            [".id", "stage_id/.id"],
+            [[str(leads[0].id), str(self.stage_negotiation.id)]],
+        )
+        self.assertFalse(result["messages"], result["messages"])
+        self.assertEqual(self.history(leads[0]).mapped("end_reason"), ["moved", False])
+        self.assertEqual(self.open_stays(leads[0]).stage_id, self.stage_negotiation)
+
+    def test_csv_import_wizard(self):
+        """The Import screen (base_import) goes through load() too."""
+        if "base_import.import" not in self.env:
+            self.skipTest("base_import is not installed")
+        csv = f"name,stage_id/.id,team_id/.id\nFrom CSV,{self.stage_proposal.id},{self.team.id}\n"
+        wizard = self.env["base_import.import"].create(
+            {
+                "res_model": "crm.lead",
+                "file": csv.encode(),
+                "file_type": "text/csv",
+                "file_name": "leads.csv",
+            }
+        )
+        result = wizard.execute_import(
+            ["name", "stage_id/.id", "team_id/.id"],
+            ["name", "stage_id/.id", "team_id/.id"],
+            {"quoting": '"', "separator": ",", "has_headers": True},
+        )
+        self.assertFalse(
+            [m for m in result["messages"] if m.get("type") == "error"], result["messages"]
+        )
+        lead = self.env["crm.lead"].browse(result["ids"])
+        self.assertEqual(self.open_stays(lead).stage_id, self.stage_proposal)
+
+    def test_unique_open_stay(self):
+        """The database refuses a second open stay for a lead."""
+        lead = self._create_leads(1)
+        with (
+            mute_logger("odoo.sql_db"),
+            self.assertRaises(psycopg2.errors.UniqueViolation),
+            self.cr.savepoint(),
+        ):
+            self.env["crm.lead.stage.history"].create(
+                {"lead_id": lead.id, "stage_id": self.stage_new.id, "date_in": datetime.now()}
+            )
+            self.env.flush_all()
+
+    def test_stage_deleted_keeps_history(self):
+        lead = self._create_leads(1, stage=self.stage_presentation)
+        lead.stage_id = self.stage_proposal
+        stays = self.history(lead)
+        self.stage_presentation.unlink()
+        self.assertTrue(stays.exists())
+        self.assertEqual(len(self.history(lead)), 2)
+        self.assertFalse(stays[0].stage_id)
+        self.assertEqual(stays[0].end_reason, "moved")
+
+    def test_lead_deleted_history_goes(self):
+        lead = self._create_leads(1)
+        stays = self.history(lead)
+        lead.with_user(self.user_manager).unlink()
+        self.assertFalse(stays.exists())
+
+    def test_stage_history_action(self):
+        lead = self._create_leads(1)
+        lead.stage_id = self.stage_qualification
+        action = lead.with_user(self.user_salesman).action_view_stage_history()
+        self.assertEqual(action["res_model"], "crm.lead.stage.history")
+        stays = (
+            self.env["crm.lead.stage.history"]
+            .with_user(self.user_salesman)
+            .search(action["domain"])
+        )
+        self.assertEqual(len(stays), 2)
+
+    def test_addon_adds_no_column_to_crm_lead(self):
+        """Uninstall safety: the addon stores nothing in crm_lead itself, so uninstalling it
+        drops no lead data (the uninstall itself is checked by the test command)."""
+        field_ids = (
+            self.env["ir.model.data"]
+            .search([("module", "=", "crm_regulation"), ("model", "=", "ir.model.fields")])
+            .mapped("res_id")
+        )
+        own = (
+            self.env["ir.model.fields"]
+            .browse(field_ids)
+            .filtered_domain([("model", "=", "crm.lead")])
+        )
+        self.assertTrue(own)
+        self.assertFalse(own.filtered("store"), own.filtered("store").mapped("name"))
+
+    def test_every_lead_has_exactly_its_current_stay(self):
+        """Whole-database invariant, including leads that existed before the addon was
+        installed (crm's demo data gets its rows from the install backfill)."""
+        self._create_leads(5)
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            SELECT l.id, l.stage_id, array_agg(h.stage_id) FILTER (WHERE h.date_out IS NULL)
+              FROM crm_lead l
+              LEFT JOIN crm_lead_stage_history h ON h.lead_id = l.id
+             WHERE l.active AND l.stage_id IS NOT NULL
+             GROUP BY l.id, l.stage_id
+            HAVING array_agg(h.stage_id) FILTER (WHERE h.date_out IS NULL)
+                   IS DISTINCT FROM ARRAY[l.stage_id]
+            """
+        )
+        self.assertEqual(self.env.cr.fetchall(), [])
+        self.env.cr.execute(
+            """SELECT count(*) FROM crm_lead_stage_history h JOIN crm_lead l ON l.id = h.lead_id
+                WHERE h.date_out IS NULL AND NOT l.active"""
+        )
+        self.assertEqual(self.env.cr.fetchone()[0], 0)

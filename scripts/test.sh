@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The test command: set-up (cached), static checks, then the addon's Odoo test suite with
+# pytest-odoo on a fresh database of the embedded PostgreSQL, then install/uninstall checks.
+# Exits non-zero if set-up fails, a check or a test fails, or no test ran.
+#   scripts/test.sh [pytest arguments...]   e.g. scripts/test.sh -k history
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+DB="${TEST_DB:-crm_regulation_test}"
+DB_EMPTY="${DB}_empty"
+CONF="$ODOO_DIR/test.conf"
+ADDON="$ROOT/crm_regulation"
+failed=()
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+cleanup() {
+    local rc=$?
+    if [ -n "${PG_BIN:-}" ]; then
+        drop_db "$DB_EMPTY"
+        pg_stop
+    fi
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+step "set-up"
+t0=$SECONDS
+setup_venv
+log "set-up done in $((SECONDS - t0)) s"
+
+step "static checks: XML well-formedness, ruff, pylint-odoo"
+"$VENV/bin/python" - "$ADDON" "$ROOT/benchmarks" <<'PY' || failed+=("XML well-formedness")
+import pathlib, sys
+from lxml import etree
+bad = 0
+for root in sys.argv[1:]:
+    for path in sorted(pathlib.Path(root).rglob("*.xml")):
+        try:
+            etree.parse(str(path))
+        except etree.XMLSyntaxError as exc:
+            bad += 1
+            print(f"{path}: {exc}")
+print(f"XML: {'ok' if not bad else f'{bad} malformed file(s)'}")
+sys.exit(bool(bad))
+PY
+"$VENV/bin/ruff" check --quiet "$ROOT" && "$VENV/bin/ruff" format --check --quiet "$ROOT" \
+    && echo "ruff: ok" || failed+=("ruff")
+"$VENV/bin/pylint" --rcfile="$ROOT/.pylintrc" "$ADDON" && echo "pylint-odoo: ok" \
+    || failed+=("pylint-odoo")
+
+pg_start
+write_odoo_conf "$CONF" "log_level = warn
+workers = 0
+max_cron_threads = 0"
+
+step "install on a database that already has CRM data ($DB: crm with demo data, then crm_regulation)"
+drop_db "$DB"
+t1=$SECONDS
+odoo_bin -c "$CONF" -d "$DB" -i crm --with-demo --stop-after-init --no-http \
+    || die "Odoo could not create the test database $DB with crm." "See the log above."
+leads_before=$("$PG_BIN/psql" -X -At -d "$DB" -c "SELECT count(*) FROM crm_lead")
+odoo_bin -c "$CONF" -d "$DB" -i crm_regulation --stop-after-init --no-http \
+    || die "the addon crm_regulation failed to install on $DB." "See the log above."
+log "installed in $((SECONDS - t1)) s; $leads_before leads existed before the addon"
+
+step "tests: pytest-odoo on $DB"
+set +e
+"$VENV/bin/python" -m pytest -p no:cacheprovider --odoo-config="$CONF" --odoo-database="$DB" \
+    "$ADDON/tests" -q -rfE "$@" 2>&1 | tee "$ODOO_DIR/pytest.log"
+pytest_rc=${PIPESTATUS[0]}
+set -e
+case $pytest_rc in
+    0) ;;
+    5) failed+=("pytest: no test ran") ;;
+    *) failed+=("pytest (exit $pytest_rc)") ;;
+esac
+
+step "uninstall on $DB: every lead must stay (but the addon's own demo leads)"
+# Odoo removes the records a module created from its own data files (here the demo leads)
+# when it is uninstalled; every other lead must survive.
+leads=$("$PG_BIN/psql" -X -At -d "$DB" -c "SELECT count(*) FROM crm_lead l WHERE NOT EXISTS (
+    SELECT 1 FROM ir_model_data d WHERE d.model = 'crm.lead' AND d.res_id = l.id AND d.module = 'crm_regulation')")
+if odoo_bin module uninstall -c "$CONF" -d "$DB" crm_regulation >"$ODOO_DIR/uninstall.log" 2>&1; then
+    leads_after=$("$PG_BIN/psql" -X -At -d "$DB" -c "SELECT count(*) FROM crm_lead")
+    table_left=$("$PG_BIN/psql" -X -At -d "$DB" -c "SELECT to_regclass('crm_lead_stage_history') IS NOT NULL")
+    state=$("$PG_BIN/psql" -X -At -d "$DB" -c "SELECT state FROM ir_module_module WHERE name = 'crm_regulation'")
+    echo "leads before uninstall: $leads, after: $leads_after; module state: $state; history table left: $table_left"
+    [ "$leads" = "$leads_after" ] && [ "$state" = uninstalled ] && [ "$table_left" = f ] \
+        || failed+=("uninstall with CRM data")
+else
+    tail -n 20 "$ODOO_DIR/uninstall.log"
+    failed+=("uninstall with CRM data (odoo-bin module uninstall failed)")
+fi
+
+step "install and uninstall on a database with no CRM data ($DB_EMPTY)"
+drop_db "$DB_EMPTY"
+if odoo_bin -c "$CONF" -d "$DB_EMPTY" -i crm_regulation --stop-after-init --no-http >"$ODOO_DIR/empty.log" 2>&1 \
+    && odoo_bin module uninstall -c "$CONF" -d "$DB_EMPTY" crm_regulation >>"$ODOO_DIR/empty.log" 2>&1; then
+    echo "install + uninstall on an empty database: ok"
+else
+    tail -n 20 "$ODOO_DIR/empty.log"
+    failed+=("install/uninstall on an empty database")
+fi
+drop_db "$DB"
+
+passed=$(grep -Eo '[0-9]+ passed' "$ODOO_DIR/pytest.log" | tail -n 1 | cut -d' ' -f1 || true)
+nfailed=$(grep -Eo '[0-9]+ (failed|error)' "$ODOO_DIR/pytest.log" | awk '{s += $1} END {print s + 0}' || true)
+echo
+if [ ${#failed[@]} -gt 0 ]; then
+    printf '\033[1;31mFAILED:\033[0m %s\n' "${failed[@]}" >&2
+    echo "crm_regulation: ${passed:-0} passed, $nfailed failed"
+    exit 1
+fi
+printf '\033[1;32mAll checks passed\033[0m (%s s)\n' "$((SECONDS - t0))" >&2
+echo "crm_regulation: ${passed:-0} passed, $nfailed failed"
