@@ -306,7 +306,6 @@ data_dir = $ODOO_DIR/filestore
 db_host = $PG_SOCKET_DIR
 db_port = $PG_PORT
 db_user = $PGUSER
-db_password = False
 list_db = True
 ${2:-}
 CONF

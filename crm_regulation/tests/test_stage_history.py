@@ -142,7 +142,7 @@ class TestStageHistory(CrmRegulationCommon):
         wizard = Form(
             self.env["crm.lead.lost"]
             .with_user(self.user_salesman)
-            .with_context(active_ids=leads.ids, active_model="crm.lead")
+            .with_context(default_lead_ids=leads.ids)
         )
         wizard.lost_reason_id = self.lost_reason
         wizard.save().action_lost_reason_apply()
@@ -157,11 +157,16 @@ class TestStageHistory(CrmRegulationCommon):
         self.assertEqual(self.history(lead).end_reason, "archived")
         self.assertFalse(self.open_stays(lead))
 
-    def test_won_lead_lost_afterwards(self):
+    def test_won_lead_reopened_then_lost(self):
         lead = self._create_leads(1, stage=self.stage_contract)
         lead.action_set_won()
+        lead.stage_id = self.stage_negotiation  # crm refuses to lose a lead in a won stage
         lead.action_set_lost(lost_reason_id=self.lost_reason.id)
-        self.assertEqual(self.history(lead).mapped("end_reason"), ["won", "lost"])
+        self.assertEqual(self.history(lead).mapped("end_reason"), ["won", "moved", "lost"])
+        self.assertEqual(
+            self.history(lead).stage_id,
+            self.stage_contract | self.stage_won | self.stage_negotiation,
+        )
 
     def test_restore(self):
         with self.at("2026-03-02 09:00:00"):
@@ -277,18 +282,10 @@ class TestStageHistory(CrmRegulationCommon):
     def test_addon_adds_no_column_to_crm_lead(self):
         """Uninstall safety: the addon stores nothing in crm_lead itself, so uninstalling it
         drops no lead data (the uninstall itself is checked by the test command)."""
-        field_ids = (
-            self.env["ir.model.data"]
-            .search([("module", "=", "crm_regulation"), ("model", "=", "ir.model.fields")])
-            .mapped("res_id")
-        )
-        own = (
-            self.env["ir.model.fields"]
-            .browse(field_ids)
-            .filtered_domain([("model", "=", "crm.lead")])
-        )
-        self.assertTrue(own)
-        self.assertFalse(own.filtered("store"), own.filtered("store").mapped("name"))
+        Lead = self.env["crm.lead"]
+        own = [field for field in Lead._fields.values() if field._modules == ("crm_regulation",)]
+        self.assertIn("stage_history_ids", [field.name for field in own])
+        self.assertFalse([field.name for field in own if field.store and field.column_type])
 
     def test_every_lead_has_exactly_its_current_stay(self):
         """Whole-database invariant, including leads that existed before the addon was
