@@ -30,5 +30,7 @@ odoo_bin -c "$CONF" -d "$ADDON_DB" -i crm_regulation --stop-after-init --no-http
 cd "$ROOT/benchmarks"
 "$VENV/bin/python" bench_stage_history.py -c "$CONF" --stock-db "$STOCK_DB" --addon-db "$ADDON_DB" \
     --backfill-leads "${BACKFILL_LEADS:-100000}" | tee "$ROOT/.odoo/bench.log"
-drop_db "$STOCK_DB"
-drop_db "$ADDON_DB"
+if [ "${KEEP_DBS:-0}" != 1 ]; then
+    drop_db "$STOCK_DB"
+    drop_db "$ADDON_DB"
+fi

@@ -86,93 +86,105 @@ class CrmLeadStageHistory(models.Model):
         return [("date_out", "=" if is_open else "!=", False)]
 
     # ------------------------------------------------------------
-    # BUSINESS (called by crm.lead; set-based, one statement a batch)
+    # BUSINESS (called by crm.lead; set-based, one statement each)
     # ------------------------------------------------------------
 
     @api.model
-    def _close_stays(self, reason_by_lead, when):
-        """Close the open stay of each lead in ``reason_by_lead`` ({lead_id: end_reason})."""
-        if not reason_by_lead:
+    def _sync_leads(self, leads, date_in_from_lead=False, relabel_lost=False):
+        """Bring the stays of ``leads`` in line with their current state, in SQL.
+
+        Invariant: a lead that is active and has a stage has exactly one open stay, in that
+        stage; any other lead has none. The leads' pending writes are flushed first, then:
+
+        1. open stays that no longer match (stage changed, lead archived, lost or won) are
+           closed, with how they ended;
+        2. leads that stay in a stage without an open stay get one (since now, or since
+           their ``date_last_stage_update`` for new leads);
+        3. with ``relabel_lost``: leads that became lost after being archived (crm archives
+           first, then sets the probability to 0) get their last stay marked as lost.
+        """
+        if not leads:
             return
+        leads.flush_recordset(
+            [
+                "stage_id",
+                "active",
+                "won_status",
+                "team_id",
+                "user_id",
+                "company_id",
+                "date_last_stage_update",
+            ]
+        )
         self.flush_model()
-        lead_ids, reasons = zip(*reason_by_lead.items(), strict=True)
-        self.env.cr.execute(
+        cr = self.env.cr
+        now = cr.now()
+        params = {"ids": leads.ids, "now": now, "uid": self.env.uid}
+        cr.execute(
             SQL(
                 """
             UPDATE crm_lead_stage_history AS h
-               SET date_out = GREATEST(%(when)s, h.date_in),
-                   duration_hours = EXTRACT(EPOCH FROM GREATEST(%(when)s, h.date_in) - h.date_in)
+               SET date_out = GREATEST(%(now)s, h.date_in),
+                   duration_hours = EXTRACT(EPOCH FROM GREATEST(%(now)s, h.date_in) - h.date_in)
                                     / 3600.0,
-                   end_reason = v.reason,
+                   end_reason = CASE
+                       WHEN NOT l.active AND l.won_status = 'lost' THEN 'lost'
+                       WHEN NOT l.active THEN 'archived'
+                       WHEN l.won_status = 'won' AND NOT EXISTS (
+                            SELECT 1 FROM crm_stage s WHERE s.id = h.stage_id AND s.is_won)
+                            THEN 'won'
+                       ELSE 'moved' END,
                    write_uid = %(uid)s,
                    write_date = %(now)s
-              FROM unnest(%(lead_ids)s::int[], %(reasons)s::varchar[]) AS v(lead_id, reason)
-             WHERE h.lead_id = v.lead_id
+              FROM crm_lead AS l
+             WHERE l.id = ANY(%(ids)s)
+               AND h.lead_id = l.id
                AND h.date_out IS NULL
+               AND (NOT l.active OR h.stage_id IS DISTINCT FROM l.stage_id)
             """,
-                when=when,
-                uid=self.env.uid,
-                now=self.env.cr.now(),
-                lead_ids=list(lead_ids),
-                reasons=list(reasons),
+                **params,
             )
         )
-        self.invalidate_model(["date_out", "duration_hours", "end_reason", "is_open"])
-
-    @api.model
-    def _open_stays(self, leads, when_by_lead=None, when=None):
-        """Open a stay in the current stage of each lead of ``leads`` (one INSERT)."""
-        if not leads:
-            return
-        self.flush_model()
-        when_by_lead = when_by_lead or {}
-        self.env.cr.execute(
+        cr.execute(
             SQL(
                 """
             INSERT INTO crm_lead_stage_history
                    (lead_id, stage_id, team_id, user_id, company_id, date_in,
                     create_uid, create_date, write_uid, write_date)
-            SELECT v.lead_id, v.stage_id, v.team_id, v.user_id, v.company_id, v.date_in,
+            SELECT l.id, l.stage_id, l.team_id, l.user_id, l.company_id, %(date_in)s,
                    %(uid)s, %(now)s, %(uid)s, %(now)s
-              FROM unnest(%(lead_ids)s::int[], %(stage_ids)s::int[], %(team_ids)s::int[],
-                          %(user_ids)s::int[], %(company_ids)s::int[], %(dates)s::timestamp[])
-                   AS v(lead_id, stage_id, team_id, user_id, company_id, date_in)
+              FROM crm_lead AS l
+             WHERE l.id = ANY(%(ids)s)
+               AND l.active
+               AND l.stage_id IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM crm_lead_stage_history AS h
+                                WHERE h.lead_id = l.id AND h.date_out IS NULL)
             """,
-                uid=self.env.uid,
-                now=self.env.cr.now(),
-                lead_ids=leads.ids,
-                stage_ids=[lead.stage_id.id for lead in leads],
-                team_ids=[lead.team_id.id or None for lead in leads],
-                user_ids=[lead.user_id.id or None for lead in leads],
-                company_ids=[lead.company_id.id or None for lead in leads],
-                dates=[when_by_lead.get(lead.id) or when for lead in leads],
+                date_in=SQL("COALESCE(l.date_last_stage_update, %s)", now)
+                if date_in_from_lead
+                else now,
+                **params,
             )
         )
+        if relabel_lost:
+            cr.execute(
+                SQL(
+                    """
+                UPDATE crm_lead_stage_history AS h
+                   SET end_reason = 'lost'
+                 WHERE h.id IN (
+                       SELECT DISTINCT ON (last.lead_id) last.id
+                         FROM crm_lead_stage_history AS last
+                         JOIN crm_lead AS l ON l.id = last.lead_id
+                        WHERE l.id = ANY(%(ids)s) AND l.won_status = 'lost'
+                     ORDER BY last.lead_id, last.date_in DESC, last.id DESC)
+                   AND h.end_reason = 'archived'
+                """,
+                    **params,
+                )
+            )
+        self.invalidate_model()
         leads.invalidate_recordset(["stage_history_ids", "stage_history_count"])
-
-    @api.model
-    def _mark_lost(self, lead_ids):
-        """Archived leads that become lost (``action_set_lost`` archives first, then sets the
-        probability to 0): their last closed stay ended by a loss, not a plain archiving."""
-        if not lead_ids:
-            return
-        self.flush_model()
-        self.env.cr.execute(
-            SQL(
-                """
-            UPDATE crm_lead_stage_history AS h
-               SET end_reason = 'lost'
-             WHERE h.id IN (
-                   SELECT DISTINCT ON (lead_id) id
-                     FROM crm_lead_stage_history
-                    WHERE lead_id = ANY(%(lead_ids)s)
-                 ORDER BY lead_id, date_in DESC, id DESC)
-               AND h.end_reason = 'archived'
-            """,
-                lead_ids=list(lead_ids),
-            )
-        )
-        self.invalidate_model(["end_reason"])
 
     @api.model
     def _backfill(self):
