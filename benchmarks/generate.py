@@ -112,11 +112,11 @@ def generate_leads(env, count, with_history=True, seed=42):
             )
             INSERT INTO crm_lead_stage_history
                    (lead_id, stage_id, team_id, user_id, company_id, date_in, date_out,
-                    duration_hours, end_reason, create_uid, create_date, write_uid, write_date)
+                    duration_hours, end_reason)
             SELECT s.id, f.stage_id, s.team_id, s.user_id, s.company_id,
                    s.d - make_interval(secs => s.back_hours * 3600),
                    s.d - make_interval(secs => (s.back_hours - s.own_hours) * 3600),
-                   s.own_hours, 'moved', 1, now() AT TIME ZONE 'UTC', 1, now() AT TIME ZONE 'UTC'
+                   s.own_hours, 'moved'
               FROM stays s JOIN funnel f ON f.pos = s.pos
             """,
             {
@@ -129,10 +129,8 @@ def generate_leads(env, count, with_history=True, seed=42):
         cr.execute(
             """
             INSERT INTO crm_lead_stage_history
-                   (lead_id, stage_id, team_id, user_id, company_id, date_in,
-                    create_uid, create_date, write_uid, write_date)
-            SELECT id, stage_id, team_id, user_id, company_id, date_last_stage_update,
-                   1, now() AT TIME ZONE 'UTC', 1, now() AT TIME ZONE 'UTC'
+                   (lead_id, stage_id, team_id, user_id, company_id, date_in)
+            SELECT id, stage_id, team_id, user_id, company_id, date_last_stage_update
               FROM crm_lead WHERE id = ANY(%s)
             """,
             [lead_ids],

@@ -34,7 +34,9 @@ class CrmLead(models.Model):
     def write(self, vals):
         result = super().write(vals)
         if STAY_FIELDS.intersection(vals):
-            self.env["crm.lead.stage.history"]._sync_leads(self, relabel_lost="probability" in vals)
+            self.env["crm.lead.stage.history"]._sync_leads(
+                self, became_lost=vals.get("probability", 1) == 0
+            )
         return result
 
     # ------------------------------------------------------------

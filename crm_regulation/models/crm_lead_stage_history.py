@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
 
@@ -14,6 +15,10 @@ class CrmLeadStageHistory(models.Model):
     _name = "crm.lead.stage.history"
     _description = "Lead Stage History"
     _order = "date_in desc, id desc"
+    # Rows are written by set-based SQL on the hot path of every stage change: no
+    # create_uid/write_uid (two foreign-key checks per row); who moved a lead is in the
+    # lead's chatter (stage tracking).
+    _log_access = False
     _rec_name = "stage_id"
 
     lead_id = fields.Many2one(
@@ -25,7 +30,6 @@ class CrmLeadStageHistory(models.Model):
     )
     stage_id = fields.Many2one(
         "crm.stage",
-        index=True,
         ondelete="set null",
         readonly=True,
         help="Empty when the stage was deleted after the stay: the stay itself is kept.",
@@ -42,7 +46,6 @@ class CrmLeadStageHistory(models.Model):
         compute="_compute_duration_hours",
         store=True,
         aggregator="avg",
-        digits=(16, 2),
         help="Calendar hours spent in the stage; empty while the stay is open.",
     )
     end_reason = fields.Selection(
@@ -57,14 +60,38 @@ class CrmLeadStageHistory(models.Model):
     )
     is_open = fields.Boolean("Current Stay", compute="_compute_is_open", search="_search_is_open")
 
-    _lead_open_stay_unique = models.UniqueIndex(
-        "(lead_id) WHERE date_out IS NULL",
-        "A lead has only one open stay in a stage.",
-    )
     _date_out_after_date_in = models.Constraint(
         "CHECK (date_out IS NULL OR date_out >= date_in)",
         "A stay cannot end before it starts.",
     )
+
+    @api.constrains("lead_id", "date_out")
+    def _check_single_open_stay(self):
+        """Rows written through the ORM (administrators, data files) keep the invariant the
+        write path keeps in SQL: one open stay per lead."""
+        open_leads = self.filtered(lambda stay: not stay.date_out).lead_id
+        if not open_leads:
+            return
+        counts = self._read_group(
+            [("lead_id", "in", open_leads.ids), ("date_out", "=", False)],
+            ["lead_id"],
+            ["__count"],
+            having=[("__count", ">", 1)],
+        )
+        if counts:
+            raise ValidationError(
+                self.env._(
+                    "A lead can be in only one stage at a time: %(leads)s already "
+                    "has an open stay.",
+                    leads=", ".join(lead.display_name for lead, _count in counts),
+                )
+            )
+
+    def init(self):
+        # Closing a stay updates date_out, duration_hours and end_reason, none of them
+        # indexed: free room in each page lets PostgreSQL do it as a HOT update (no index
+        # writes) on the hot path of every stage change.
+        self.env.cr.execute("ALTER TABLE crm_lead_stage_history SET (fillfactor = 85)")
 
     @api.depends("date_in", "date_out")
     def _compute_duration_hours(self):
@@ -90,97 +117,114 @@ class CrmLeadStageHistory(models.Model):
     # ------------------------------------------------------------
 
     @api.model
-    def _sync_leads(self, leads, date_in_from_lead=False, relabel_lost=False):
-        """Bring the stays of ``leads`` in line with their current state, in SQL.
+    def _sync_leads(self, leads, date_in_from_lead=False, became_lost=False):
+        """Bring the stays of ``leads`` in line with their current state.
 
         Invariant: a lead that is active and has a stage has exactly one open stay, in that
-        stage; any other lead has none. The leads' pending writes are flushed first, then:
+        stage; any other lead has none. The leads' new values are taken from the ORM cache
+        (no early flush of crm_lead), then, in one statement:
 
         1. open stays that no longer match (stage changed, lead archived, lost or won) are
            closed, with how they ended;
         2. leads that stay in a stage without an open stay get one (since now, or since
            their ``date_last_stage_update`` for new leads);
-        3. with ``relabel_lost``: leads that became lost after being archived (crm archives
-           first, then sets the probability to 0) get their last stay marked as lost.
+        3. (a second statement) with ``became_lost``: inactive leads whose probability was
+           just set to 0 became lost after being archived (crm's ``action_set_lost``
+           archives first, then sets the probability), so their last stay ended by a loss.
         """
         if not leads:
             return
-        leads.flush_recordset(
-            [
-                "stage_id",
-                "active",
-                "won_status",
-                "team_id",
-                "user_id",
-                "company_id",
-                "date_last_stage_update",
-            ]
-        )
-        self.flush_model()
         cr = self.env.cr
         now = cr.now()
-        params = {"ids": leads.ids, "now": now, "uid": self.env.uid}
-        cr.execute(
-            SQL(
-                """
-            UPDATE crm_lead_stage_history AS h
-               SET date_out = GREATEST(%(now)s, h.date_in),
-                   duration_hours = EXTRACT(EPOCH FROM GREATEST(%(now)s, h.date_in) - h.date_in)
-                                    / 3600.0,
-                   end_reason = CASE
-                       WHEN NOT l.active AND l.won_status = 'lost' THEN 'lost'
-                       WHEN NOT l.active THEN 'archived'
-                       WHEN l.won_status = 'won' AND NOT EXISTS (
-                            SELECT 1 FROM crm_stage s WHERE s.id = h.stage_id AND s.is_won)
-                            THEN 'won'
-                       ELSE 'moved' END,
-                   write_uid = %(uid)s,
-                   write_date = %(now)s
-              FROM crm_lead AS l
-             WHERE l.id = ANY(%(ids)s)
-               AND h.lead_id = l.id
-               AND h.date_out IS NULL
-               AND (NOT l.active OR h.stage_id IS DISTINCT FROM l.stage_id)
-            """,
-                **params,
+        rows = [
+            (
+                lead.id,
+                lead.stage_id.id or None,
+                lead.active,
+                lead.team_id.id or None,
+                lead.user_id.id or None,
+                lead.company_id.id or None,
             )
+            for lead in leads
+        ]
+        lost_ids = [lead.id for lead in leads if not lead.active and lead.probability == 0]
+        # new leads enter their stage at date_last_stage_update (an import may set it)
+        date_in = (
+            SQL(
+                "COALESCE((SELECT date_last_stage_update FROM crm_lead l WHERE l.id = v.lead_id),"
+                " %s)",
+                now,
+            )
+            if date_in_from_lead
+            else SQL("%s::timestamp", now)
         )
+        if date_in_from_lead:
+            leads.flush_recordset(["date_last_stage_update"])
+        self.flush_model()
+        # One statement (the arrays are sent once): close the stays that no longer match,
+        # then open a stay for every staying lead left without one. Both parts see the
+        # same snapshot, hence "closed here, or no open stay".
         cr.execute(
             SQL(
                 """
+            WITH v AS MATERIALIZED (
+                SELECT * FROM unnest(%(ids)s::int[], %(stages)s::int[], %(actives)s::bool[],
+                                     %(teams)s::int[], %(users)s::int[], %(companies)s::int[])
+                       AS v(lead_id, stage_id, active, team_id, user_id, company_id)
+            ), closed AS (
+                UPDATE crm_lead_stage_history AS h
+                   SET date_out = GREATEST(%(now)s, h.date_in),
+                       duration_hours = EXTRACT(EPOCH FROM GREATEST(%(now)s, h.date_in) - h.date_in)
+                                        / 3600.0,
+                       end_reason = CASE
+                           WHEN NOT v.active AND v.lead_id = ANY(%(lost_ids)s) THEN 'lost'
+                           WHEN NOT v.active THEN 'archived'
+                           WHEN v.stage_id IN (SELECT id FROM crm_stage WHERE is_won)
+                            AND h.stage_id NOT IN (SELECT id FROM crm_stage WHERE is_won)
+                                THEN 'won'
+                           ELSE 'moved' END
+                  FROM v
+                 WHERE h.lead_id = v.lead_id
+                   AND h.date_out IS NULL
+                   AND (NOT v.active OR h.stage_id IS DISTINCT FROM v.stage_id)
+             RETURNING h.lead_id
+            )
             INSERT INTO crm_lead_stage_history
-                   (lead_id, stage_id, team_id, user_id, company_id, date_in,
-                    create_uid, create_date, write_uid, write_date)
-            SELECT l.id, l.stage_id, l.team_id, l.user_id, l.company_id, %(date_in)s,
-                   %(uid)s, %(now)s, %(uid)s, %(now)s
-              FROM crm_lead AS l
-             WHERE l.id = ANY(%(ids)s)
-               AND l.active
-               AND l.stage_id IS NOT NULL
-               AND NOT EXISTS (SELECT 1 FROM crm_lead_stage_history AS h
-                                WHERE h.lead_id = l.id AND h.date_out IS NULL)
+                   (lead_id, stage_id, team_id, user_id, company_id, date_in)
+            SELECT v.lead_id, v.stage_id, v.team_id, v.user_id, v.company_id, %(date_in)s
+              FROM v
+             WHERE v.active
+               AND v.stage_id IS NOT NULL
+               AND (v.lead_id IN (SELECT lead_id FROM closed)
+                    OR NOT EXISTS (SELECT 1 FROM crm_lead_stage_history AS h
+                                    WHERE h.lead_id = v.lead_id AND h.date_out IS NULL))
             """,
-                date_in=SQL("COALESCE(l.date_last_stage_update, %s)", now)
-                if date_in_from_lead
-                else now,
-                **params,
+                now=now,
+                date_in=date_in,
+                lost_ids=lost_ids,
+                **dict(
+                    zip(
+                        ("ids", "stages", "actives", "teams", "users", "companies"),
+                        map(list, zip(*rows, strict=True)),
+                        strict=True,
+                    )
+                ),
             )
         )
-        if relabel_lost:
+        if became_lost and lost_ids:
             cr.execute(
                 SQL(
                     """
                 UPDATE crm_lead_stage_history AS h
                    SET end_reason = 'lost'
                  WHERE h.id IN (
-                       SELECT DISTINCT ON (last.lead_id) last.id
-                         FROM crm_lead_stage_history AS last
-                         JOIN crm_lead AS l ON l.id = last.lead_id
-                        WHERE l.id = ANY(%(ids)s) AND l.won_status = 'lost'
-                     ORDER BY last.lead_id, last.date_in DESC, last.id DESC)
+                       SELECT DISTINCT ON (lead_id) id
+                         FROM crm_lead_stage_history
+                        WHERE lead_id = ANY(%s)
+                     ORDER BY lead_id, date_in DESC, id DESC)
                    AND h.end_reason = 'archived'
                 """,
-                    **params,
+                    lost_ids,
                 )
             )
         self.invalidate_model()
@@ -201,7 +245,7 @@ class CrmLeadStageHistory(models.Model):
                 """
             INSERT INTO crm_lead_stage_history
                    (lead_id, stage_id, team_id, user_id, company_id, date_in, date_out,
-                    duration_hours, end_reason, create_uid, create_date, write_uid, write_date)
+                    duration_hours, end_reason)
             SELECT l.id, l.stage_id, l.team_id, l.user_id, l.company_id, s.date_in,
                    CASE WHEN l.active THEN NULL ELSE GREATEST(s.date_end, s.date_in) END,
                    CASE WHEN l.active THEN NULL
@@ -209,8 +253,7 @@ class CrmLeadStageHistory(models.Model):
                              / 3600.0 END,
                    CASE WHEN l.active THEN NULL
                         WHEN l.probability = 0 THEN 'lost'
-                        ELSE 'archived' END,
-                   %(uid)s, %(now)s, %(uid)s, %(now)s
+                        ELSE 'archived' END
               FROM crm_lead AS l
              CROSS JOIN LATERAL (
                    SELECT COALESCE(l.date_last_stage_update, l.create_date, %(now)s) AS date_in,
@@ -220,7 +263,6 @@ class CrmLeadStageHistory(models.Model):
                AND NOT EXISTS (SELECT 1 FROM crm_lead_stage_history AS h
                                 WHERE h.lead_id = l.id)
             """,
-                uid=self.env.uid,
                 now=self.env.cr.now(),
             )
         )

@@ -1,9 +1,7 @@
 from datetime import datetime
 
-import psycopg2
-
+from odoo.exceptions import ValidationError
 from odoo.tests import Form, tagged
-from odoo.tools import mute_logger
 
 from .common import CrmRegulationCommon
 
@@ -238,18 +236,15 @@ class TestStageHistory(CrmRegulationCommon):
         lead = self.env["crm.lead"].browse(result["ids"])
         self.assertEqual(self.open_stays(lead).stage_id, self.stage_proposal)
 
-    def test_unique_open_stay(self):
-        """The database refuses a second open stay for a lead."""
+    def test_single_open_stay(self):
+        """A second open stay for a lead is refused with a clear message."""
         lead = self._create_leads(1)
-        with (
-            mute_logger("odoo.sql_db"),
-            self.assertRaises(psycopg2.errors.UniqueViolation),
-            self.cr.savepoint(),
-        ):
+        with self.assertRaises(ValidationError) as error:
             self.env["crm.lead.stage.history"].create(
                 {"lead_id": lead.id, "stage_id": self.stage_new.id, "date_in": datetime.now()}
             )
-            self.env.flush_all()
+        self.assertIn("only one stage at a time", str(error.exception))
+        self.assertEqual(len(self.history(lead)), 1)
 
     def test_stage_deleted_keeps_history(self):
         lead = self._create_leads(1, stage=self.stage_presentation)

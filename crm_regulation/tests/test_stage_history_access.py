@@ -18,7 +18,7 @@ class TestStageHistoryAccess(CrmRegulationCommon):
         """A salesperson has no right on history rows, yet his stage moves are recorded."""
         self.lead_mine.with_user(self.user_salesman).stage_id = self.stage_proposal
         self.assertEqual(self.open_stays(self.lead_mine).stage_id, self.stage_proposal)
-        self.assertEqual(self.history(self.lead_mine)[-1].create_uid, self.user_salesman)
+        self.assertEqual(self.history(self.lead_mine)[-1].user_id, self.user_salesman)
 
     def test_salesman_reads_own_history_only(self):
         History = self.env["crm.lead.stage.history"].with_user(self.user_salesman)
