@@ -304,3 +304,20 @@ class TestStageHistory(CrmRegulationCommon):
                 WHERE h.date_out IS NULL AND NOT l.active"""
         )
         self.assertEqual(self.env.cr.fetchone()[0], 0)
+
+
+@tagged("post_install", "-at_install", "crm_regulation")
+class TestStageHistoryTranslation(CrmRegulationCommon):
+    def test_russian_terms(self):
+        """The addon's ru.po loads: labels and messages in the user's language."""
+        self.env["res.lang"]._activate_lang("ru_RU")
+        self.env["ir.module.module"]._load_module_terms(["crm_regulation"], ["ru_RU"])
+        field = self.env["ir.model.fields"]._get("crm.lead.stage.history", "date_in")
+        self.assertEqual(field.with_context(lang="ru_RU").field_description, "Вход на этап")
+        lead = self._create_leads(1)
+        History = self.env["crm.lead.stage.history"].with_context(lang="ru_RU")
+        with self.assertRaises(ValidationError) as error:
+            History.create(
+                {"lead_id": lead.id, "stage_id": self.stage_new.id, "date_in": datetime.now()}
+            )
+        self.assertIn("только на одном этапе", str(error.exception))
