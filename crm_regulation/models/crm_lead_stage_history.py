@@ -9,7 +9,8 @@ class CrmLeadStageHistory(models.Model):
     Rows are written by the write path of ``crm.lead`` only (set-based SQL, one statement
     per batch), never by users: salespeople and managers read them, nobody edits them
     through the UI. A lead that is active and has a stage has exactly one open row
-    (``date_out`` empty), enforced by a partial unique index.
+    (``date_out`` empty): the write path keeps it so, and a constraint guards rows written
+    through the ORM. (No unique index: it would make every close a non-HOT update.)
     """
 
     _name = "crm.lead.stage.history"
@@ -113,7 +114,7 @@ class CrmLeadStageHistory(models.Model):
         return [("date_out", "=" if is_open else "!=", False)]
 
     # ------------------------------------------------------------
-    # BUSINESS (called by crm.lead; set-based, one statement each)
+    # BUSINESS (called by crm.lead and the install hook; set-based SQL)
     # ------------------------------------------------------------
 
     @api.model

@@ -1,0 +1,154 @@
+"""Screenshots of the demo for the README (headless Chromium driven over DevTools).
+
+Run while ``scripts/run.sh`` serves the demo database::
+
+    .venv/bin/pip install websocket-client   # once; not needed by the addon itself
+    .venv/bin/python scripts/screenshots.py [--url http://127.0.0.1:8069]
+
+Writes PNG files into crm_regulation/static/description/.
+"""
+
+import argparse
+import base64
+import itertools
+import json
+import pathlib
+import shutil
+import subprocess
+import tempfile
+import time
+
+import requests
+import websocket
+
+OUT = pathlib.Path(__file__).resolve().parent.parent / "crm_regulation/static/description"
+
+
+class Browser:
+    def __init__(self, port=9333, size=(1440, 900)):
+        self.profile = tempfile.mkdtemp(prefix="crm_regulation_chrome_")
+        binary = shutil.which("chromium") or shutil.which("google-chrome")
+        if not binary:
+            raise SystemExit("no chromium on PATH: apt-get install chromium")
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                f"--remote-debugging-port={port}",
+                "--remote-debugging-address=127.0.0.1",
+                f"--remote-allow-origins=http://127.0.0.1:{port}",
+                f"--window-size={size[0]},{size[1]}",
+                f"--user-data-dir={self.profile}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _attempt in range(50):
+            try:
+                pages = requests.get(f"http://127.0.0.1:{port}/json", timeout=2).json()
+                break
+            except requests.RequestException:
+                time.sleep(0.2)
+        else:
+            raise SystemExit("chromium did not start")
+        page = next(p for p in pages if p["type"] == "page")
+        self.ws = websocket.create_connection(
+            page["webSocketDebuggerUrl"], timeout=30, suppress_origin=True
+        )
+        self.ids = itertools.count(1)
+
+    def call(self, method, **params):
+        call_id = next(self.ids)
+        self.ws.send(json.dumps({"id": call_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.ws.recv())
+            if message.get("id") == call_id:
+                return message.get("result", {})
+
+    def shot(self, url, path, wait=6.0, click=None):
+        self.call("Page.navigate", url=url)
+        time.sleep(wait)
+        if click:
+            self.call("Runtime.evaluate", expression=f"document.querySelector('{click}').click()")
+            time.sleep(wait / 2)
+        data = self.call("Page.captureScreenshot", format="png")["data"]
+        path.write_bytes(base64.b64decode(data))
+        print(f"{path.name}: {url}")
+
+    def close(self):
+        self.ws.close()
+        self.proc.terminate()
+        self.proc.wait(10)
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", default="http://127.0.0.1:8069")
+    parser.add_argument("--db", default="crm_regulation_demo")
+    parser.add_argument("--login", default="admin")
+    parser.add_argument("--password", default="admin")
+    args = parser.parse_args()
+
+    session = requests.Session()
+    auth = session.post(
+        f"{args.url}/web/session/authenticate",
+        json={"params": {"db": args.db, "login": args.login, "password": args.password}},
+        timeout=30,
+    ).json()
+    if auth.get("error"):
+        raise SystemExit(f"login failed: {auth['error']}")
+
+    def rpc(model, method, *call_args, **kwargs):
+        response = session.post(
+            f"{args.url}/web/dataset/call_kw",
+            json={
+                "params": {
+                    "model": model,
+                    "method": method,
+                    "args": list(call_args),
+                    "kwargs": kwargs,
+                }
+            },
+            timeout=30,
+        ).json()
+        return response["result"]
+
+    # the demo lead with the longest history
+    lead_ids = rpc(
+        "crm.lead",
+        "search",
+        [("team_id.name", "=", "Residential Sales"), ("stage_id.name", "=", "Negotiation")],
+        limit=1,
+    )
+    browser = Browser()
+    try:
+        browser.call("Network.enable")
+        browser.call(
+            "Network.setCookie",
+            name="session_id",
+            value=session.cookies["session_id"],
+            domain="127.0.0.1",
+            path="/",
+        )
+        if lead_ids:
+            browser.shot(f"{args.url}/odoo/crm/{lead_ids[0]}", OUT / "screenshot_lead_form.png")
+            browser.shot(
+                f"{args.url}/odoo/crm/{lead_ids[0]}",
+                OUT / "screenshot_lead_history.png",
+                click="button[name=action_view_stage_history]",
+            )
+        browser.shot(
+            f"{args.url}/odoo/action-crm_regulation.crm_lead_stage_history_action_report",
+            OUT / "screenshot_time_in_stage.png",
+        )
+    finally:
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()
