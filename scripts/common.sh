@@ -287,7 +287,6 @@ pg_stop() {
     fi
 }
 
-psql_run() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d postgres "$@"; }
 
 drop_db() { "$PG_BIN/dropdb" --if-exists --force "$1" 2>/dev/null || true; }
 
