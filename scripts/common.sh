@@ -6,11 +6,12 @@
 # the repository and are reused by the next run.
 #
 # Where Odoo comes from, in this order:
-#   1. .venv/ already set up from the same ODOO_SOURCE (a stamp file records it): reused;
-#   2. ODOO_USE_SYSTEM=1 and the Python in use imports Odoo 19: the venv is created with
-#      --system-site-packages and Odoo is not installed again;
-#   3. ODOO_SOURCE (a .tar.gz archive, an unpacked source folder, or an http(s) URL;
-#      default: the official Odoo 19.0 nightly source archive) is installed into .venv/.
+#   1. .venv/ already set up (a stamp file records from what): reused;
+#   2. ODOO_SOURCE given (a .tar.gz archive, an unpacked source folder, or an http(s) URL):
+#      installed into .venv/;
+#   3. the Python in use already imports Odoo 19 (and ODOO_USE_SYSTEM is not 0): .venv/ sees
+#      that Python's packages (a .pth file) and Odoo is not installed again;
+#   4. the official Odoo 19.0 nightly source archive (needs internet).
 
 set -euo pipefail
 
@@ -71,7 +72,9 @@ ensure_debian_packages() {
 # ---------------------------------------------------------------------------------------
 source_identity() {
     # What identifies ODOO_SOURCE for the cache stamp (cheap: no hashing of 90 MB).
-    if [ -f "$ODOO_SOURCE" ]; then
+    if [ -z "$ODOO_SOURCE_GIVEN" ] && [ "${ODOO_USE_SYSTEM:-1}" != 0 ] && system_has_odoo19; then
+        echo "system:$("$PYTHON" -c 'import odoo.release as r; print(r.__file__)')"
+    elif [ -f "$ODOO_SOURCE" ]; then
         stat -c 'file:%n:%s:%Y' "$(readlink -f "$ODOO_SOURCE")"
     elif [ -d "$ODOO_SOURCE" ]; then
         echo "dir:$(readlink -f "$ODOO_SOURCE")"
@@ -179,10 +182,15 @@ setup_venv() {
         return 0
     fi
     local t0=$SECONDS tree="" req
-    if [ "${ODOO_USE_SYSTEM:-0}" = 1 ] && system_has_odoo19; then
+    mkdir -p "$ODOO_DIR"
+    if [ -z "$ODOO_SOURCE_GIVEN" ] && [ "${ODOO_USE_SYSTEM:-1}" != 0 ] && system_has_odoo19; then
         log "using the Odoo 19 that $PYTHON already imports"
         rm -rf "$VENV"
-        "$PYTHON" -m venv --system-site-packages "$VENV"
+        "$PYTHON" -m venv "$VENV" || die "could not create a virtual environment with $PYTHON."
+        # The new environment sees what $PYTHON sees (its own venv and editable installs
+        # included), after its own site-packages: a .pth file adding $PYTHON's sys.path.
+        "$PYTHON" -c 'import sys; print("".join(f"import site; site.addsitedir({p!r})\n" for p in sys.path if p))' \
+            >"$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/crm_regulation_system_odoo.pth"
     else
         # Fetch first: a bad ODOO_SOURCE must not destroy a working environment.
         tree="$(fetch_odoo_source)"
