@@ -181,10 +181,11 @@ setup_venv() {
         log "reusing the environment in .venv/ (Odoo $("$VENV/bin/python" -c 'import odoo.release as r; print(r.version)'))"
         return 0
     fi
-    local t0=$SECONDS tree="" req
+    local t0=$SECONDS tree="" req ignore_installed=""
     mkdir -p "$ODOO_DIR"
     if [ -z "$ODOO_SOURCE_GIVEN" ] && [ "${ODOO_USE_SYSTEM:-1}" != 0 ] && system_has_odoo19; then
         log "using the Odoo 19 that $PYTHON already imports"
+        ignore_installed="--ignore-installed"
         rm -rf "$VENV"
         "$PYTHON" -m venv "$VENV" || die "could not create a virtual environment with $PYTHON."
         # The new environment sees what $PYTHON sees (its own venv and editable installs
@@ -211,7 +212,10 @@ setup_venv() {
         "$VENV/bin/pip" install -q --no-build-isolation --no-deps -e "$tree" >>"$ODOO_DIR/pip.log" 2>&1 \
             || die "pip could not install Odoo from $tree." "See $ODOO_DIR/pip.log."
     fi
-    "$VENV/bin/pip" install -q -r "$ADDON_REQUIREMENTS" >>"$ODOO_DIR/pip.log" 2>&1 \
+    # --ignore-installed: with the Odoo of the Python in use, its packages are visible too,
+    # but the tools (ruff, pylint, pytest) must have their scripts in .venv/bin.
+    "$VENV/bin/pip" install -q $ignore_installed -r "$ADDON_REQUIREMENTS" \
+        >>"$ODOO_DIR/pip.log" 2>&1 \
         || die "pip could not install the addon's requirements ($ADDON_REQUIREMENTS)." \
             "See $ODOO_DIR/pip.log."
     "$VENV/bin/python" -c 'import odoo.release as r, sys; sys.exit(r.version_info[0] != 19)' \

@@ -332,3 +332,50 @@ class TestStageHistoryTranslation(CrmRegulationCommon):
                 {"lead_id": lead.id, "stage_id": self.stage_new.id, "date_in": datetime.now()}
             )
         self.assertIn("только на одном этапе", str(error.exception))
+
+
+@tagged("post_install", "-at_install", "crm_regulation")
+class TestStageHistoryScreens(CrmRegulationCommon):
+    def test_views_load(self):
+        """Every view of the history, and the lead form with its smart button, as the users
+        who open them."""
+        for user in (self.user_salesman, self.user_manager):
+            History = self.env["crm.lead.stage.history"].with_user(user)
+            views = History.get_views(
+                [(False, kind) for kind in ("list", "form", "search", "pivot", "graph")]
+            )
+            self.assertEqual(set(views["views"]), {"list", "form", "search", "pivot", "graph"})
+            form = self.env["crm.lead"].with_user(user).get_views([(False, "form")])
+            self.assertIn("action_view_stage_history", form["views"]["form"]["arch"])
+
+    def test_menus(self):
+        """Time in Stage is in everyone's CRM reporting; the Regulation configuration menu
+        only in the sales managers'."""
+        report = self.env.ref("crm_regulation.crm_lead_stage_history_menu_report")
+        config = self.env.ref("crm_regulation.crm_regulation_menu_config")
+        Menu = self.env["ir.ui.menu"]
+        salesman_menus = Menu.with_user(self.user_salesman)._visible_menu_ids()
+        manager_menus = Menu.with_user(self.user_manager)._visible_menu_ids()
+        self.assertIn(report.id, salesman_menus)
+        self.assertNotIn(config.id, salesman_menus)
+        self.assertIn(report.id, manager_menus)
+        self.assertIn(config.id, manager_menus)
+
+    def test_stay_keeps_owner_of_its_time(self):
+        """A stay records the team and salesperson of its time: a reassignment changes the
+        next stays, not the past ones."""
+        lead = self._create_leads(1)
+        lead.user_id = self.user_salesman_2
+        lead.stage_id = self.stage_qualification
+        first, second = self.history(lead)
+        self.assertEqual(first.user_id, self.user_salesman)
+        self.assertEqual(second.user_id, self.user_salesman_2)
+
+    def test_merge_keeps_head_history(self):
+        head = self._create_leads(1, stage=self.stage_proposal, email_from="a@example.com")
+        tail = self._create_leads(1, stage=self.stage_new, email_from="a@example.com")
+        head_stays = self.history(head)
+        merged = (head | tail).with_user(self.user_manager).merge_opportunity()
+        self.assertEqual(merged, head)
+        self.assertTrue(head_stays.exists())
+        self.assertEqual(self.open_stays(head).stage_id, head.stage_id)
