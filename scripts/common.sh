@@ -72,7 +72,7 @@ ensure_debian_packages() {
 # ---------------------------------------------------------------------------------------
 source_identity() {
     # What identifies ODOO_SOURCE for the cache stamp (cheap: no hashing of 90 MB).
-    if [ -z "$ODOO_SOURCE_GIVEN" ] && [ "${ODOO_USE_SYSTEM:-1}" != 0 ] && system_has_odoo19; then
+    if use_system_odoo; then
         echo "system:$("$PYTHON" -c 'import odoo.release as r; print(r.__file__)')"
     elif [ -f "$ODOO_SOURCE" ]; then
         stat -c 'file:%n:%s:%Y' "$(readlink -f "$ODOO_SOURCE")"
@@ -167,8 +167,10 @@ PY
     echo "$tree"
 }
 
-system_has_odoo19() {
-    "$PYTHON" -c 'import odoo.release as r, sys; sys.exit(r.version_info[0] != 19)' 2>/dev/null
+# No ODOO_SOURCE given, not turned off, and the Python in use already imports Odoo 19.
+use_system_odoo() {
+    [ -z "$ODOO_SOURCE_GIVEN" ] && [ "${ODOO_USE_SYSTEM:-1}" != 0 ] \
+        && "$PYTHON" -c 'import odoo.release as r, sys; sys.exit(r.version_info[0] != 19)' 2>/dev/null
 }
 
 setup_venv() {
@@ -183,7 +185,7 @@ setup_venv() {
     fi
     local t0=$SECONDS tree="" req ignore_installed=""
     mkdir -p "$ODOO_DIR"
-    if [ -z "$ODOO_SOURCE_GIVEN" ] && [ "${ODOO_USE_SYSTEM:-1}" != 0 ] && system_has_odoo19; then
+    if use_system_odoo; then
         log "using the Odoo 19 that $PYTHON already imports"
         ignore_installed="--ignore-installed"
         rm -rf "$VENV"

@@ -1,9 +1,9 @@
 from odoo import api, fields, models
 
-# Fields whose change can start or end a stay in a stage (probability: a lead becomes
-# lost when an archived lead gets a zero probability, see crm.lead.action_set_lost).
+# Fields whose change can start or end a stay in a stage. A probability set to 0 matters
+# too: an archived lead becomes lost that way (crm.lead.action_set_lost archives first).
 # The stage history itself is kept by crm.lead.stage.history._sync_leads().
-STAY_FIELDS = frozenset({"stage_id", "active", "probability"})
+STAY_FIELDS = frozenset({"stage_id", "active"})
 
 
 class CrmLead(models.Model):
@@ -33,10 +33,9 @@ class CrmLead(models.Model):
 
     def write(self, vals):
         result = super().write(vals)
-        if STAY_FIELDS.intersection(vals):
-            self.env["crm.lead.stage.history"]._sync_leads(
-                self, became_lost=vals.get("probability", 1) == 0
-            )
+        became_lost = vals.get("probability", 1) == 0
+        if became_lost or STAY_FIELDS.intersection(vals):
+            self.env["crm.lead.stage.history"]._sync_leads(self, became_lost=became_lost)
         return result
 
     # ------------------------------------------------------------

@@ -3,6 +3,11 @@ from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
 
+def _sql_hours(start, end):
+    """SQL of the calendar hours from ``start`` to ``end`` (never negative)."""
+    return SQL("EXTRACT(EPOCH FROM GREATEST(%s, %s) - %s) / 3600.0", end, start, start)
+
+
 class CrmLeadStageHistory(models.Model):
     """One row per stay of a lead in a stage.
 
@@ -175,8 +180,7 @@ class CrmLeadStageHistory(models.Model):
             ), closed AS (
                 UPDATE crm_lead_stage_history AS h
                    SET date_out = GREATEST(%(now)s, h.date_in),
-                       duration_hours = EXTRACT(EPOCH FROM GREATEST(%(now)s, h.date_in) - h.date_in)
-                                        / 3600.0,
+                       duration_hours = %(duration)s,
                        end_reason = CASE
                            WHEN NOT v.active AND v.lead_id = ANY(%(lost_ids)s) THEN 'lost'
                            WHEN NOT v.active THEN 'archived'
@@ -201,6 +205,7 @@ class CrmLeadStageHistory(models.Model):
                                     WHERE h.lead_id = v.lead_id AND h.date_out IS NULL))
             """,
                 now=now,
+                duration=_sql_hours(SQL("h.date_in"), now),
                 date_in=date_in,
                 lost_ids=lost_ids,
                 **dict(
@@ -249,9 +254,7 @@ class CrmLeadStageHistory(models.Model):
                     duration_hours, end_reason)
             SELECT l.id, l.stage_id, l.team_id, l.user_id, l.company_id, s.date_in,
                    CASE WHEN l.active THEN NULL ELSE GREATEST(s.date_end, s.date_in) END,
-                   CASE WHEN l.active THEN NULL
-                        ELSE EXTRACT(EPOCH FROM GREATEST(s.date_end, s.date_in) - s.date_in)
-                             / 3600.0 END,
+                   CASE WHEN l.active THEN NULL ELSE %(duration)s END,
                    CASE WHEN l.active THEN NULL
                         WHEN l.probability = 0 THEN 'lost'
                         ELSE 'archived' END
@@ -265,6 +268,7 @@ class CrmLeadStageHistory(models.Model):
                                 WHERE h.lead_id = l.id)
             """,
                 now=self.env.cr.now(),
+                duration=_sql_hours(SQL("s.date_in"), SQL("s.date_end")),
             )
         )
         count = self.env.cr.rowcount
