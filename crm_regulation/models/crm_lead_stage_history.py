@@ -169,7 +169,9 @@ class CrmLeadStageHistory(models.Model):
         self.flush_model()
         # One statement (the arrays are sent once): close the stays that no longer match,
         # then open a stay for every staying lead left without one. Both parts see the
-        # same snapshot, hence "closed here, or no open stay".
+        # same snapshot, hence "closed here, or no open stay". Joins, not a NOT EXISTS
+        # per row: that one was costed high enough to make PostgreSQL JIT-compile the
+        # statement on every stage change (~25 ms for 1,000 leads).
         cr.execute(
             SQL(
                 """
@@ -198,11 +200,12 @@ class CrmLeadStageHistory(models.Model):
                    (lead_id, stage_id, team_id, user_id, company_id, date_in)
             SELECT v.lead_id, v.stage_id, v.team_id, v.user_id, v.company_id, %(date_in)s
               FROM v
+              LEFT JOIN crm_lead_stage_history AS still_open
+                     ON still_open.lead_id = v.lead_id AND still_open.date_out IS NULL
+              LEFT JOIN closed ON closed.lead_id = v.lead_id
              WHERE v.active
                AND v.stage_id IS NOT NULL
-               AND (v.lead_id IN (SELECT lead_id FROM closed)
-                    OR NOT EXISTS (SELECT 1 FROM crm_lead_stage_history AS h
-                                    WHERE h.lead_id = v.lead_id AND h.date_out IS NULL))
+               AND (still_open.id IS NULL OR closed.lead_id IS NOT NULL)
             """,
                 now=now,
                 duration=_sql_hours(SQL("h.date_in"), now),
