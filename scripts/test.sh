@@ -66,7 +66,7 @@ log "installed in $((SECONDS - t1)) s; $leads_before leads existed before the ad
 
 step "tests: pytest-odoo on $DB"
 set +e
-"$VENV/bin/python" -m pytest -p no:cacheprovider --odoo-config="$CONF" --odoo-database="$DB" \
+"$VENV/bin/python" -m pytest -p no:cacheprovider --odoo-config="$CONF" --odoo-database="$DB" --odoo-http \
     "$ADDON/tests" -q -rfE "$@" 2>&1 | tee "$ODOO_DIR/pytest.log"
 pytest_rc=${PIPESTATUS[0]}
 set -e

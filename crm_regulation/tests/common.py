@@ -90,6 +90,19 @@ class CrmRegulationCommon(TransactionCase):
         )
         return leads.with_env(cls.env)
 
+    @classmethod
+    def _field(cls, *names):
+        """ir.model.fields records of crm.lead, for required fields."""
+        return cls.env["ir.model.fields"].search(
+            [("model", "=", "crm.lead"), ("name", "in", list(names))]
+        )
+
+    @classmethod
+    def _rule(cls, **values):
+        return cls.env["crm.regulation.rule"].create(
+            {"name": "Rule", "team_ids": [(6, 0, cls.team.ids)], **values}
+        )
+
     @contextmanager
     def at(self, when):
         """Run the block at ``when`` (naive UTC), for Python's clock and ``cr.now()`` alike."""

@@ -285,13 +285,17 @@ class TestStageHistory(CrmRegulationCommon):
         )
         self.assertEqual(len(stays), 2)
 
-    def test_addon_adds_no_column_to_crm_lead(self):
-        """Uninstall safety: the addon stores nothing in crm_lead itself, so uninstalling it
-        drops no lead data (the uninstall itself is checked by the test command)."""
+    def test_addon_adds_only_its_own_columns_to_crm_lead(self):
+        """Uninstall safety: the only columns the addon adds to crm_lead are its own won
+        criteria, so uninstalling it drops no data of crm (the uninstall itself is checked
+        by the test command)."""
         Lead = self.env["crm.lead"]
         own = [field for field in Lead._fields.values() if field._modules == ("crm_regulation",)]
         self.assertIn("stage_history_ids", [field.name for field in own])
-        self.assertFalse([field.name for field in own if field.store and field.column_type])
+        self.assertEqual(
+            sorted(field.name for field in own if field.store and field.column_type),
+            ["contract_date", "contract_signed", "first_payment_date"],
+        )
 
     def test_every_lead_has_exactly_its_current_stay(self):
         """Whole-database invariant, including leads that existed before the addon was

@@ -1,0 +1,249 @@
+import ast
+from typing import NamedTuple
+
+from odoo import api, fields, models, tools
+from odoo.exceptions import ValidationError
+from odoo.fields import Domain
+
+
+class RuleSpec(NamedTuple):
+    """An active rule as plain data, cached per registry (see ``_get_regulation``)."""
+
+    id: int
+    team_ids: frozenset
+    from_stage_ids: frozenset
+    target: str
+    to_stage_id: int
+    condition: Domain | None
+    field_names: tuple
+    required: Domain | None
+    activity_type_ids: frozenset
+    severity: str
+    bypass_group_ids: frozenset
+
+    @property
+    def opens_move(self):
+        """A rule naming both ends of a move allows it, even past "no skipping" or the
+        allowed next stages of its origin (its requirements still apply)."""
+        return self.target == "stage" and bool(self.from_stage_ids)
+
+
+class StageSpec(NamedTuple):
+    """A pipeline stage's regulation shortcuts as plain data."""
+
+    id: int
+    team_ids: frozenset
+    is_won: bool
+    field_names: tuple
+    allowed_next_ids: frozenset
+    no_skip: bool
+    plan_id: int
+    window_days: int
+
+
+class Regulation(NamedTuple):
+    rules: tuple
+    stages: dict  # stage id -> StageSpec, in pipeline order (crm.stage._order)
+    enabled: bool  # anything to enforce or schedule at all
+
+    def pipeline(self, team_id):
+        """Stage ids of a team's pipeline, in order (shared stages included)."""
+        return [
+            stage.id
+            for stage in self.stages.values()
+            if not stage.team_ids or team_id in stage.team_ids
+        ]
+
+
+class CrmRegulationRule(models.Model):
+    _name = "crm.regulation.rule"
+    _description = "Stage Transition Rule"
+    _order = "sequence, id"
+
+    name = fields.Char(required=True, translate=True)
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True)
+    team_ids = fields.Many2many(
+        "crm.team",
+        string="Sales Teams",
+        help="Teams whose leads the rule applies to. Empty: every team.",
+    )
+    from_stage_ids = fields.Many2many(
+        "crm.stage",
+        "crm_regulation_rule_from_stage_rel",
+        "rule_id",
+        "stage_id",
+        string="From Stages",
+        help="The rule applies to leads leaving one of these stages. Empty: from anywhere, "
+        "new leads included. A rule that names its origin stages and a target stage also "
+        "allows that move when the origin stage forbids skipping or limits the next stages.",
+    )
+    target = fields.Selection(
+        [("stage", "Stage"), ("won", "Won"), ("lost", "Lost")],
+        required=True,
+        default="stage",
+        help="What the lead is about to become: enter a stage, be won (enter any won stage) "
+        "or be lost.",
+    )
+    to_stage_id = fields.Many2one("crm.stage", index=True, ondelete="cascade")
+    condition_domain = fields.Char(
+        string="Applies To",
+        default="[]",
+        help="The rule applies only to leads matching this domain.",
+    )
+    required_field_ids = fields.Many2many(
+        "ir.model.fields",
+        "crm_regulation_rule_required_field_rel",
+        "rule_id",
+        "field_id",
+        string="Required Fields",
+        domain=[("model", "=", "crm.lead"), ("store", "=", True)],
+        help="Fields of the lead that must be set (not empty, not zero).",
+    )
+    required_domain = fields.Char(
+        string="Required Conditions",
+        default="[]",
+        help="The lead must match this domain, e.g. contract signed and first payment received.",
+    )
+    required_activity_type_ids = fields.Many2many(
+        "mail.activity.type",
+        string="Required Done Activities",
+        help="Activities of these types must have been done on the lead.",
+    )
+    severity = fields.Selection(
+        [("block", "Block"), ("warn", "Warn")],
+        required=True,
+        default="block",
+        help="Block: the move is refused. Warn: the move happens and the warning is posted "
+        "on the lead.",
+    )
+    bypass_group_ids = fields.Many2many(
+        "res.groups",
+        string="Bypass Groups",
+        help="Members of these groups may move leads although the rule is not met; every "
+        "bypass is logged on the lead.",
+    )
+    message = fields.Text(
+        translate=True,
+        help="What the user has to do to meet the rule; shown with the refusal or warning.",
+    )
+
+    # ------------------------------------------------------------
+    # CONSTRAINTS (bad input is refused at save, never at the next move)
+    # ------------------------------------------------------------
+
+    @api.constrains("target", "to_stage_id")
+    def _check_target(self):
+        for rule in self:
+            if rule.target == "stage" and not rule.to_stage_id:
+                raise ValidationError(
+                    self.env._("Rule “%s”: choose the stage the rule is about.", rule.name)
+                )
+
+    @api.constrains("condition_domain", "required_domain")
+    def _check_domains(self):
+        for rule in self:
+            for fname in ("condition_domain", "required_domain"):
+                self._parse_domain(rule[fname], rule, fname)
+
+    @api.constrains("required_field_ids")
+    def _check_required_fields(self):
+        for rule in self:
+            self.env["crm.stage"]._check_lead_fields(rule.required_field_ids, rule.name)
+
+    @api.model
+    def _parse_domain(self, text, rule=None, fname="condition_domain"):
+        """Parse a domain given as text with literals only (never evaluated as code) and
+        check every field path against crm.lead. Returns None for "every lead"."""
+        try:
+            value = ast.literal_eval((text or "").strip() or "[]")
+            if not isinstance(value, (list, tuple)):
+                raise ValueError(type(value).__name__)
+            domain = Domain(value)
+            domain.validate(self.env["crm.lead"])
+        except Exception as error:  # any parse or validation error, worded for the user
+            label = self._fields[fname]._description_string(self.env)
+            raise ValidationError(
+                self.env._(
+                    "Rule “%(rule)s”: “%(field)s” is not a valid domain on leads: %(error)s\n"
+                    "Use a list of conditions with literal values, e.g. "
+                    '[("contract_signed", "=", True)].',
+                    rule=rule.name if rule else "",
+                    field=label,
+                    error=error,
+                )
+            ) from error
+        return None if domain.is_true() else domain
+
+    # ------------------------------------------------------------
+    # ORM
+    # ------------------------------------------------------------
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        rules = super().create(vals_list)
+        self.env.registry.clear_cache()
+        return rules
+
+    def write(self, vals):
+        result = super().write(vals)
+        self.env.registry.clear_cache()
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        self.env.registry.clear_cache()
+        return result
+
+    # ------------------------------------------------------------
+    # BUSINESS
+    # ------------------------------------------------------------
+
+    @api.model
+    @tools.ormcache()
+    def _get_regulation(self):
+        """The active regulation (rules and stage shortcuts) as immutable plain data,
+        cached per registry and cleared whenever a rule or a stage changes, so that a stage
+        change of a lead costs no query to know what applies."""
+        rules = self.sudo().with_context(active_test=True).search([("active", "=", True)])
+        # configuration tables: a few dozen rows
+        stages = self.env["crm.stage"].sudo().search([])  # pylint: disable=no-search-all
+        enabled = bool(rules) or any(
+            stage.required_field_ids
+            or stage.allowed_next_stage_ids
+            or stage.no_skip
+            or stage.entry_activity_plan_id
+            for stage in stages
+        )
+        return Regulation(
+            enabled=enabled,
+            rules=tuple(
+                RuleSpec(
+                    id=rule.id,
+                    team_ids=frozenset(rule.team_ids.ids),
+                    from_stage_ids=frozenset(rule.from_stage_ids.ids),
+                    target=rule.target,
+                    to_stage_id=rule.to_stage_id.id,
+                    condition=self._parse_domain(rule.condition_domain, rule),
+                    field_names=tuple(rule.required_field_ids.mapped("name")),
+                    required=self._parse_domain(rule.required_domain, rule, "required_domain"),
+                    activity_type_ids=frozenset(rule.required_activity_type_ids.ids),
+                    severity=rule.severity,
+                    bypass_group_ids=frozenset(rule.bypass_group_ids.ids),
+                )
+                for rule in rules
+            ),
+            stages={
+                stage.id: StageSpec(
+                    id=stage.id,
+                    team_ids=frozenset(stage.team_ids.ids),
+                    is_won=stage.is_won,
+                    field_names=tuple(stage.required_field_ids.mapped("name")),
+                    allowed_next_ids=frozenset(stage.allowed_next_stage_ids.ids),
+                    no_skip=stage.no_skip,
+                    plan_id=stage.entry_activity_plan_id.id,
+                    window_days=stage.entry_activity_window_days,
+                )
+                for stage in stages
+            },
+        )

@@ -1,0 +1,102 @@
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+
+class CrmStage(models.Model):
+    _inherit = "crm.stage"
+
+    required_field_ids = fields.Many2many(
+        "ir.model.fields",
+        "crm_stage_required_field_rel",
+        "stage_id",
+        "field_id",
+        string="Required to Enter",
+        domain=[("model", "=", "crm.lead"), ("store", "=", True)],
+        help="Fields of the lead that must be set (not empty, not zero) to enter this stage.",
+    )
+    allowed_next_stage_ids = fields.Many2many(
+        "crm.stage",
+        "crm_stage_allowed_next_rel",
+        "stage_id",
+        "next_stage_id",
+        string="Allowed Next Stages",
+        help="Stages a lead may move to from this one. Empty: any stage. A transition rule "
+        "naming this stage and its target allows other moves.",
+    )
+    no_skip = fields.Boolean(
+        string="No Skipping",
+        help="Leads leave this stage forward one stage at a time: moving forward by more than "
+        "one stage is refused unless a transition rule names that move.",
+    )
+    entry_activity_plan_id = fields.Many2one(
+        "mail.activity.plan",
+        string="Tasks on Entry",
+        domain=[("res_model", "=", "crm.lead")],
+        help="Activity plan scheduled for the lead's salesperson when a lead enters this stage.",
+    )
+    entry_activity_window_days = fields.Integer(
+        string="Not Again Within (Days)",
+        default=30,
+        help="A lead that comes back to this stage within this many days after leaving it "
+        "does not get the tasks again.",
+    )
+    regulation_rule_ids = fields.One2many(
+        "crm.regulation.rule", "to_stage_id", string="Transition Rules"
+    )
+
+    # ------------------------------------------------------------
+    # CONSTRAINTS
+    # ------------------------------------------------------------
+
+    @api.constrains("required_field_ids")
+    def _check_required_fields(self):
+        for stage in self:
+            self._check_lead_fields(stage.required_field_ids, stage.name)
+
+    @api.constrains("entry_activity_window_days")
+    def _check_entry_activity_window_days(self):
+        if any(stage.entry_activity_window_days < 0 for stage in self):
+            raise ValidationError(
+                self.env._(
+                    "The number of days before tasks are scheduled again cannot be negative."
+                )
+            )
+
+    @api.model
+    def _check_lead_fields(self, ir_fields, owner):
+        """Required fields must be stored fields of crm.lead (checked at save)."""
+        wrong = ir_fields.filtered(
+            lambda field: field.model != "crm.lead"
+            or not field.store
+            or field.name not in self.env["crm.lead"]._fields
+        )
+        if wrong:
+            raise ValidationError(
+                self.env._(
+                    "“%(owner)s”: only stored fields of leads can be required, not: %(fields)s.",
+                    owner=owner,
+                    fields=", ".join(
+                        f"{field.field_description} ({field.model})" for field in wrong
+                    ),
+                )
+            )
+
+    # ------------------------------------------------------------
+    # ORM (the regulation is cached: any stage change may change it)
+    # ------------------------------------------------------------
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        stages = super().create(vals_list)
+        self.env.registry.clear_cache()
+        return stages
+
+    def write(self, vals):
+        result = super().write(vals)
+        self.env.registry.clear_cache()
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        self.env.registry.clear_cache()
+        return result

@@ -1,0 +1,234 @@
+import ast
+
+from odoo import fields, models
+
+
+class CrmTeam(models.Model):
+    _inherit = "crm.team"
+
+    regulation_warning = fields.Text(
+        compute="_compute_regulation_warning",
+        help="Problems of the team's regulation, such as a won stage no lead can reach.",
+    )
+
+    def _compute_regulation_warning(self):
+        regulation = self.env["crm.regulation.rule"]._get_regulation()
+        for team in self:
+            team.regulation_warning = team._regulation_won_unreachable(regulation) or False
+
+    def _regulation_won_unreachable(self, regulation):
+        """A warning when no lead can reach a won stage from the team's first stage by
+        moves the regulation allows (allowed next stages, no skipping, rules that open a
+        move). Requirements of fields and conditions are not considered: they can be met."""
+        self.ensure_one()
+        pipeline = regulation.pipeline(self.id)
+        stages = regulation.stages
+        won = {stage_id for stage_id in pipeline if stages[stage_id].is_won}
+        names = self.env["crm.stage"].sudo().browse(pipeline)
+        if not pipeline:
+            return False
+        if not won:
+            return self.env._(
+                "The pipeline of this team has no won stage: its leads can only be won "
+                "through a stage shared with other teams."
+            )
+        opened = {}
+        for rule in regulation.rules:
+            if rule.opens_move and (not rule.team_ids or self.id in rule.team_ids):
+                for from_id in rule.from_stage_ids:
+                    opened.setdefault(from_id, set()).add(rule.to_stage_id)
+        reached, todo = {pipeline[0]}, [pipeline[0]]
+        while todo:
+            origin = stages[todo.pop()]
+            index = pipeline.index(origin.id)
+            if origin.allowed_next_ids:
+                targets = set(origin.allowed_next_ids)
+            elif origin.no_skip:
+                targets = set(pipeline[: index + 2])
+            else:
+                targets = set(pipeline)
+            targets |= opened.get(origin.id, set())
+            for target in targets & set(pipeline) - reached:
+                reached.add(target)
+                todo.append(target)
+        if won & reached:
+            return False
+        return self.env._(
+            "With the current regulation, a lead of this team cannot reach a won stage "
+            "from “%(first)s”: it can only reach %(reached)s. Check the allowed next stages "
+            "and the “No Skipping” option of the stages, or add a transition rule.",
+            first=names[:1].name,
+            reached=", ".join(names.filtered(lambda stage: stage.id in reached).mapped("name")),
+        )
+
+    def _regulation_document(self):
+        """The team's regulation, as the "Sales regulation" report prints it: generated from
+        the same cached configuration that crm.lead enforces, so both always agree."""
+        self.ensure_one()
+        env = self.env
+        regulation = env["crm.regulation.rule"]._get_regulation()
+        pipeline = regulation.pipeline(self.id)
+        Stage = env["crm.stage"].sudo()
+        Rule = env["crm.regulation.rule"].sudo()
+        stage_names = dict(zip(pipeline, Stage.browse(pipeline).mapped("name"), strict=True))
+
+        def names(stage_ids):
+            return ", ".join(
+                stage_names.get(stage_id) or Stage.browse(stage_id).name
+                for stage_id in sorted(stage_ids, key=lambda i: (i not in stage_names, i))
+            )
+
+        def field_lines(field_names):
+            return [
+                env._("“%s” filled in", env["crm.lead"]._fields[fname]._description_string(env))
+                for fname in field_names
+            ]
+
+        team_rules = [
+            rule for rule in regulation.rules if not rule.team_ids or self.id in rule.team_ids
+        ]
+
+        def describe(spec):
+            rule = Rule.browse(spec.id)
+            lines = field_lines(spec.field_names)
+            if spec.required is not None:
+                lines.append(self._regulation_domain_text(rule.required_domain))
+            lines += [
+                env._("activity “%s” done", activity_type.name)
+                for activity_type in rule.required_activity_type_ids
+            ]
+            applies = []
+            applies.append(
+                env._("from %s", names(spec.from_stage_ids))
+                if spec.from_stage_ids
+                else env._("from any stage")
+            )
+            if spec.condition is not None:
+                applies.append(
+                    env._("for leads where %s", self._regulation_domain_text(rule.condition_domain))
+                )
+            enforcement = (
+                env._("The move is refused.")
+                if spec.severity == "block"
+                else env._("The move happens; a warning is logged on the lead.")
+            )
+            if spec.bypass_group_ids:
+                enforcement += " " + env._(
+                    "Bypass (logged): %s.", ", ".join(rule.bypass_group_ids.mapped("full_name"))
+                )
+            return {
+                "name": rule.name,
+                "message": rule.message or "",
+                "to_stage_id": spec.to_stage_id,
+                "applies": "; ".join(applies),
+                "requirements": lines,
+                "enforcement": enforcement,
+            }
+
+        stage_rules = [describe(rule) for rule in team_rules if rule.target == "stage"]
+        stages = []
+        for index, stage_id in enumerate(pipeline):
+            spec = regulation.stages[stage_id]
+            stage = Stage.browse(stage_id)
+            requirements = field_lines(spec.field_names) + [
+                env._("rule “%s”", rule["name"])
+                for rule in stage_rules
+                if rule["to_stage_id"] == stage_id
+            ]
+            moves = []
+            if spec.allowed_next_ids:
+                moves.append(env._("Only to: %s.", names(spec.allowed_next_ids)))
+            elif spec.no_skip and index + 1 < len(pipeline):
+                moves.append(
+                    env._(
+                        "Forward only to %s (no skipping); back to any earlier stage.",
+                        stage_names[pipeline[index + 1]],
+                    )
+                )
+            else:
+                moves.append(env._("To any stage."))
+            opened = [
+                rule.to_stage_id
+                for rule in team_rules
+                if rule.opens_move and stage_id in rule.from_stage_ids
+            ]
+            if opened and (spec.allowed_next_ids or spec.no_skip):
+                moves.append(env._("By a transition rule also to: %s.", names(opened)))
+            plan = stage.entry_activity_plan_id
+            tasks = [
+                template.summary or template.activity_type_id.name for template in plan.template_ids
+            ]
+            if tasks and spec.window_days:
+                tasks.append(
+                    env._("(not again within %s days after leaving the stage)", spec.window_days)
+                )
+            stages.append(
+                {
+                    "name": stage.name,
+                    "is_won": spec.is_won,
+                    "guidance": stage.requirements or "",
+                    "requirements": requirements,
+                    "moves": " ".join(moves),
+                    "tasks": tasks,
+                }
+            )
+        return {
+            "generated_on": fields.Datetime.context_timestamp(self, fields.Datetime.now()).strftime(
+                "%Y-%m-%d %H:%M"
+            ),
+            "warning": self._regulation_won_unreachable(regulation) or "",
+            "stages": stages,
+            "stage_rules": stage_rules,
+            "won_rules": [describe(rule) for rule in team_rules if rule.target == "won"],
+            "lost_rules": [describe(rule) for rule in team_rules if rule.target == "lost"],
+        }
+
+    def _regulation_domain_text(self, domain_text):
+        """A rule's domain in words when it is a plain list of conditions, else as is."""
+        Lead = self.env["crm.lead"]
+        operators = {
+            "=": "=",
+            "!=": "≠",
+            ">": ">",
+            ">=": "≥",
+            "<": "<",
+            "<=": "≤",
+            "in": self.env._("in"),
+            "not in": self.env._("not in"),
+            "ilike": self.env._("contains"),
+        }
+        try:
+            conditions = ast.literal_eval(domain_text or "[]")
+        except (ValueError, SyntaxError):
+            return domain_text
+        words = []
+        for condition in conditions:
+            if (
+                not isinstance(condition, (list, tuple))
+                or len(condition) != 3
+                or condition[0] not in Lead._fields
+                or condition[1] not in operators
+            ):
+                return domain_text
+            fname, operator, value = condition
+            field = Lead._fields[fname]
+            label = field._description_string(self.env)
+            if field.type == "boolean" and operator in ("=", "!=") and isinstance(value, bool):
+                positive = value == (operator == "=")
+                words.append(f"“{label}”" if positive else self.env._("not “%s”", label))
+            elif value is False and operator in ("=", "!="):
+                words.append(
+                    self.env._("“%s” set", label)
+                    if operator == "!="
+                    else self.env._("“%s” empty", label)
+                )
+            else:
+                words.append(f"“{label}” {operators[operator]} {value}")
+        return self.env._(" and ").join(words) if words else self.env._("any lead")
+
+    def action_view_regulation(self):
+        """The team's sales regulation as an HTML page (printable as PDF from there)."""
+        self.ensure_one()
+        return self.env.ref("crm_regulation.action_report_sales_regulation_html").report_action(
+            self
+        )

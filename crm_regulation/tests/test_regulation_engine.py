@@ -1,0 +1,336 @@
+from unittest.mock import patch
+
+from odoo.exceptions import UserError
+from odoo.tests import Form, tagged
+
+from .common import CrmRegulationCommon
+
+
+@tagged("post_install", "-at_install")
+class TestRegulationEngine(CrmRegulationCommon):
+    """The regulation enforced on every path of crm.lead, as the salesperson who works."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # the common case, configured on the stages: a phone to qualify, a revenue to
+        # propose, no skipping from the first stages
+        cls.stage_qualification.required_field_ids = cls._field("phone")
+        cls.stage_proposal.required_field_ids = cls._field("expected_revenue")
+        (cls.stage_new | cls.stage_qualification).no_skip = True
+        cls.won_rule = cls._rule(
+            name="Won only after contract and first payment",
+            target="won",
+            required_domain="[('contract_signed', '=', True), ('first_payment_date', '!=', False)]",
+            message="Sign the contract and record the first payment first.",
+        )
+
+    def move(self, leads, stage, user=None, **values):
+        return leads.with_user(user or self.user_salesman).write({"stage_id": stage.id, **values})
+
+    def assertNothingMoved(self, leads, stage):
+        self.assertEqual(set(leads.mapped("stage_id")), {stage})
+        self.assertEqual(set(self.open_stays(leads).mapped("stage_id")), {stage})
+
+    # ------------------------------------------------------------
+    # stage shortcuts
+    # ------------------------------------------------------------
+
+    def test_required_field_blocks_kanban_drag(self):
+        lead = self._create_leads(1)
+        with self.assertRaises(UserError) as caught:
+            self.move(lead, self.stage_qualification)
+        message = str(caught.exception)
+        self.assertIn("“Lead 0” → “Qualification”", message)
+        self.assertIn("“Phone” is empty", message)
+        self.assertIn("Nothing was changed.", message)
+        self.assertNothingMoved(lead, self.stage_new)
+
+    def test_required_field_written_with_the_move_counts(self):
+        """List mass edit: the stage and the required field in one write."""
+        leads = self._create_leads(3)
+        self.move(leads, self.stage_qualification, phone="+7 900 000 00 00")
+        self.assertEqual(set(leads.mapped("stage_id")), {self.stage_qualification})
+
+    def test_batch_is_refused_whole_and_names_each_lead(self):
+        leads = self._create_leads(3)
+        leads[0].phone = "+7 900 000 00 01"
+        with self.assertRaises(UserError) as caught:
+            self.move(leads, self.stage_qualification)
+        message = str(caught.exception)
+        self.assertNotIn("“Lead 0”", message)
+        self.assertIn("“Lead 1” → “Qualification”: “Phone” is empty.", message)
+        self.assertIn("“Lead 2” → “Qualification”: “Phone” is empty.", message)
+        # no half-moved batch: the compliant lead did not move either
+        self.assertNothingMoved(leads, self.stage_new)
+
+    def test_no_skipping_forward_but_backward_is_free(self):
+        lead = self._create_leads(1, phone="+7 900 000 00 02")
+        with self.assertRaises(UserError) as caught:
+            self.move(lead, self.stage_presentation)
+        self.assertIn("skipped: Qualification", str(caught.exception))
+        self.move(lead, self.stage_qualification)
+        self.move(lead, self.stage_presentation)
+        self.move(lead, self.stage_new)  # back: allowed
+        self.assertEqual(lead.stage_id, self.stage_new)
+
+    def test_allowed_next_stages(self):
+        self.stage_presentation.allowed_next_stage_ids = self.stage_proposal | self.stage_new
+        lead = self._create_leads(1, stage=self.stage_presentation, expected_revenue=1000)
+        with self.assertRaises(UserError) as caught:
+            self.move(lead, self.stage_negotiation)
+        self.assertIn("allowed next stages: New Lead, Proposal", str(caught.exception))
+        self.move(lead, self.stage_proposal)
+        self.assertEqual(lead.stage_id, self.stage_proposal)
+
+    def test_rule_naming_a_move_opens_it(self):
+        """A rule from Qualification to Proposal lets that move skip Presentation, and its
+        own requirements apply to it."""
+        self._rule(
+            name="Fast track for referrals",
+            from_stage_ids=[(6, 0, self.stage_qualification.ids)],
+            to_stage_id=self.stage_proposal.id,
+            required_field_ids=[(6, 0, self._field("referred").ids)],
+        )
+        lead = self._create_leads(
+            1, stage=self.stage_qualification, phone="1", expected_revenue=5000
+        )
+        with self.assertRaises(UserError) as caught:
+            self.move(lead, self.stage_proposal)
+        self.assertIn("“Referred By” is empty", str(caught.exception))
+        self.assertNotIn("skipped", str(caught.exception))
+        lead.referred = "Anna"
+        self.move(lead, self.stage_proposal)
+        self.assertEqual(lead.stage_id, self.stage_proposal)
+
+    def test_create_with_a_stage_is_checked(self):
+        Lead = self.env["crm.lead"].with_user(self.user_salesman)
+        with self.assertRaises(UserError):
+            Lead.create(
+                {"name": "Imported", "team_id": self.team.id, "stage_id": self.stage_proposal.id}
+            )
+        self.assertFalse(self.env["crm.lead"].search([("name", "=", "Imported")]))
+        lead = Lead.create(
+            {
+                "name": "Imported",
+                "team_id": self.team.id,
+                "stage_id": self.stage_proposal.id,
+                "expected_revenue": 100,
+            }
+        )
+        self.assertEqual(lead.stage_id, self.stage_proposal)
+
+    def test_other_team_is_not_regulated_by_team_rules(self):
+        other_team = self.env["crm.team"].create({"name": "Other"})
+        lead = self._create_leads(1, team_id=other_team.id)
+        lead.with_user(self.user_salesman).action_set_won()
+        self.assertEqual(lead.won_status, "won")
+
+    # ------------------------------------------------------------
+    # won and lost
+    # ------------------------------------------------------------
+
+    def test_won_criteria_on_the_won_button(self):
+        lead = self._create_leads(1, stage=self.stage_contract)
+        with self.assertRaises(UserError) as caught:
+            lead.with_user(self.user_salesman).action_set_won()
+        message = str(caught.exception)
+        self.assertIn("“Lead 0” → Won (Won)", message)
+        self.assertIn("the conditions of “Won only after contract and first payment”", message)
+        self.assertIn("Sign the contract and record the first payment first.", message)
+        self.assertEqual(lead.won_status, "pending")
+        lead.with_user(self.user_salesman).write(
+            {"contract_signed": True, "first_payment_date": "2026-11-20"}
+        )
+        lead.with_user(self.user_salesman).action_set_won()
+        self.assertEqual(lead.won_status, "won")
+
+    def test_won_criteria_on_a_drag_to_the_won_stage(self):
+        lead = self._create_leads(1, stage=self.stage_contract, contract_signed=True)
+        with self.assertRaises(UserError):
+            self.move(lead, self.stage_won)
+        self.move(lead, self.stage_won, first_payment_date="2026-11-20")
+        self.assertEqual(lead.won_status, "won")
+
+    def test_lost_rule_through_the_lose_wizard(self):
+        self._rule(
+            name="Losses need a reason",
+            target="lost",
+            required_field_ids=[(6, 0, self._field("lost_reason_id").ids)],
+        )
+        lead = self._create_leads(1)
+        wizard = (
+            self.env["crm.lead.lost"]
+            .with_user(self.user_salesman)
+            .create({"lead_ids": [(6, 0, lead.ids)]})
+        )
+        with self.assertRaises(UserError) as caught:
+            wizard.action_lost_reason_apply()
+        self.assertIn("“Lead 0” → Lost: “Lost Reason” is empty.", str(caught.exception))
+        self.assertTrue(lead.active)
+        wizard.lost_reason_id = self.lost_reason
+        wizard.action_lost_reason_apply()
+        self.assertEqual(lead.won_status, "lost")
+        self.assertEqual(self.history(lead).end_reason, "lost")
+
+    def test_restore_is_checked(self):
+        lead = self._create_leads(1, stage=self.stage_proposal, expected_revenue=10)
+        lead.with_user(self.user_salesman).action_set_lost(lost_reason_id=self.lost_reason.id)
+        lead.expected_revenue = 0
+        with self.assertRaises(UserError) as caught:
+            lead.with_user(self.user_salesman).action_restore()
+        self.assertIn("“Expected Revenue” is empty", str(caught.exception))
+        self.assertFalse(lead.active)
+        lead.expected_revenue = 10
+        lead.with_user(self.user_salesman).action_restore()
+        self.assertTrue(lead.active)
+
+    # ------------------------------------------------------------
+    # conditions, activities, warnings, bypass
+    # ------------------------------------------------------------
+
+    def test_condition_domain_limits_the_rule(self):
+        self._rule(
+            name="Big deals need a decision maker",
+            to_stage_id=self.stage_negotiation.id,
+            condition_domain="[('expected_revenue', '>=', 100000)]",
+            required_field_ids=[(6, 0, self._field("function").ids)],
+        )
+        small, big = self._create_leads(2, stage=self.stage_proposal, expected_revenue=1)
+        small.expected_revenue, big.expected_revenue = 5000, 250000
+        self.move(small, self.stage_negotiation)
+        with self.assertRaises(UserError) as caught:
+            self.move(big, self.stage_negotiation)
+        self.assertIn("“Lead 1” → “Negotiation”: “Job Position” is empty.", str(caught.exception))
+
+    def test_required_done_activity(self):
+        meeting = self.env.ref("mail.mail_activity_data_meeting")
+        self._rule(
+            name="Present at a meeting",
+            to_stage_id=self.stage_presentation.id,
+            required_activity_type_ids=[(6, 0, meeting.ids)],
+        )
+        lead = self._create_leads(1, stage=self.stage_qualification, phone="1")
+        activity = lead.with_user(self.user_salesman).activity_schedule(
+            activity_type_id=meeting.id, user_id=self.user_salesman.id
+        )
+        with self.assertRaises(UserError) as caught:
+            self.move(lead, self.stage_presentation)
+        self.assertIn("activity “Meeting” is not done", str(caught.exception))
+        activity.with_user(self.user_salesman).action_feedback(feedback="Met the family")
+        self.move(lead, self.stage_presentation)
+        self.assertEqual(lead.stage_id, self.stage_presentation)
+
+    def test_warn_rule_moves_and_logs(self):
+        warning = self.env.ref("crm_regulation.mt_regulation_warning")
+        self._rule(
+            name="Budget known",
+            to_stage_id=self.stage_negotiation.id,
+            severity="warn",
+            required_domain="[('expected_revenue', '>', 0)]",
+            message="Ask for the budget.",
+        )
+        leads = self._create_leads(2, stage=self.stage_proposal, expected_revenue=1)
+        leads[1].expected_revenue = 0
+        bus_before = self.env["bus.bus"].search_count([])
+        self.move(leads, self.stage_negotiation)
+        self.assertEqual(set(leads.mapped("stage_id")), {self.stage_negotiation})
+        messages = self.env["mail.message"].search(
+            [
+                ("model", "=", "crm.lead"),
+                ("res_id", "in", leads.ids),
+                ("subtype_id", "=", warning.id),
+            ]
+        )
+        self.assertEqual(messages.mapped("res_id"), [leads[1].id])
+        self.assertIn("Ask for the budget.", messages.body)
+        self.assertIn("Budget known", messages.body)
+        # and in the UI: a notification to the user who moved the lead
+        self.env.cr.precommit.run()
+        self.assertGreater(self.env["bus.bus"].search_count([]), bus_before)
+
+    def test_bypass_group_lets_the_manager_through_and_logs_it(self):
+        self.won_rule.bypass_group_ids = self.env.ref("sales_team.group_sale_manager")
+        bypass = self.env.ref("crm_regulation.mt_regulation_bypass")
+        lead = self._create_leads(1, stage=self.stage_contract)
+        with self.assertRaises(UserError):
+            lead.with_user(self.user_salesman).action_set_won()
+        lead.with_user(self.user_manager).action_set_won()
+        self.assertEqual(lead.won_status, "won")
+        message = self.env["mail.message"].search(
+            [("model", "=", "crm.lead"), ("res_id", "=", lead.id), ("subtype_id", "=", bypass.id)]
+        )
+        self.assertEqual(len(message), 1)
+        self.assertEqual(message.author_id, self.user_manager.partner_id)
+        self.assertIn("Maria Head of Sales", message.body)
+        self.assertIn("Won only after contract and first payment", message.body)
+        # countable for reports
+        self.assertEqual(lead.regulation_bypass_count, 1)
+        self.assertEqual(self.env["crm.lead"].search([("regulation_bypassed", "=", True)]), lead)
+        self.assertNotIn(lead, self.env["crm.lead"].search([("regulation_bypassed", "=", False)]))
+
+    def test_met_rule_is_not_a_bypass(self):
+        self.won_rule.bypass_group_ids = self.env.ref("sales_team.group_sale_manager")
+        lead = self._create_leads(
+            1, stage=self.stage_contract, contract_signed=True, first_payment_date="2026-11-02"
+        )
+        lead.with_user(self.user_manager).action_set_won()
+        self.assertEqual(lead.regulation_bypass_count, 0)
+
+    # ------------------------------------------------------------
+    # other paths: form statusbar, import
+    # ------------------------------------------------------------
+
+    def test_form_statusbar(self):
+        lead = self._create_leads(1)
+        form = Form(lead.with_user(self.user_salesman))
+        form.stage_id = self.stage_qualification
+        with self.assertRaises(UserError):
+            form.save()
+        self.assertNothingMoved(lead, self.stage_new)
+
+    def test_import_is_checked_and_reports_the_error(self):
+        Lead = self.env["crm.lead"].with_user(self.user_salesman)
+        result = Lead.load(
+            ["name", "team_id/.id", "stage_id/.id"],
+            [["Imported A", str(self.team.id), str(self.stage_proposal.id)]],
+        )
+        self.assertFalse(result["ids"])
+        self.assertIn("“Expected Revenue” is empty", result["messages"][0]["message"])
+        self.assertFalse(self.env["crm.lead"].search([("name", "=", "Imported A")]))
+
+    # ------------------------------------------------------------
+    # cost
+    # ------------------------------------------------------------
+
+    def test_query_count_does_not_grow_with_the_batch(self):
+        """20 rules (5 apply to the move, one needs done activities): the addon's queries
+        for a batch stage change are the same for 10 and for 200 leads."""
+        meeting = self.env.ref("mail.mail_activity_data_meeting")
+        for index in range(20):
+            self._rule(
+                name=f"Rule {index}",
+                to_stage_id=self.stages[index % 4 + 2].id,
+                required_domain="[('name', '!=', False)]",
+                required_activity_type_ids=[(6, 0, meeting.ids)] if index == 3 else [],
+                severity="warn" if index == 3 else "block",
+            )
+        ours = ("crm_regulation_rule", "crm_lead_stage_history", "mail_message", "mail_activity")
+        counts = []
+        for size in (5, 10, 200):  # the first one warms the caches up
+            leads = self._create_leads(size, stage=self.stage_qualification, phone="1")
+            self.env.invalidate_all()
+            queries = []
+            execute = type(self.env.cr).execute
+
+            def spy(cr, query, params=None, log_exceptions=True, queries=queries):
+                queries.append(str(query))
+                return execute(cr, query, params, log_exceptions)
+
+            with patch.object(type(self.env.cr), "execute", spy):
+                leads.with_user(self.user_salesman).write({"stage_id": self.stage_presentation.id})
+                self.env.flush_all()
+            self.assertEqual(set(leads.mapped("stage_id")), {self.stage_presentation})
+            counts.append(sum(any(table in query for table in ours) for query in queries))
+        self.assertEqual(counts[1], counts[2])
+        self.assertLessEqual(counts[2], 3)  # rule names, history, nothing per lead
