@@ -1,11 +1,13 @@
-"""Benchmark of the stage history, measured in one run against stock Odoo.
+"""Benchmark of the stage history and the regulation engine, measured in one run against
+stock Odoo.
 
 Two databases with the same data: ``stock`` (crm only) and ``addon`` (crm + crm_regulation).
 One Python process opens both registries and alternates the measurements, so both sides
 run on the same machine state. Printed:
 
-* batch ``write({'stage_id': ...})`` on 1,000 leads (mail tracking on, as in the UI):
-  median time with the addon / median time on stock Odoo (target <= 1.15);
+* batch ``write({'stage_id': ...})`` on 1,000 leads (mail tracking on, as in the UI), with
+  20 active regulation rules on the addon side (see ``create_rules``): median time with the
+  addon / median time on stock Odoo (target <= 1.15);
 * SQL queries of that write for 10 and for 1,000 leads, both sides (must not grow with
   the batch size because of the addon);
 * install-time backfill: leads without history get their rows (target: 1,000,000 leads
@@ -40,6 +42,87 @@ def measure_write(registry, lead_ids, target_stage):
     return elapsed, queries
 
 
+def create_rules(env, stages, count=20):
+    """A realistic regulation of ``count`` active rules for the benchmark team. The batch
+    move (to "Bench Contract") meets every rule that applies to it, so it goes through:
+
+    * 4 rules target Bench Contract (required fields, conditions, a condition domain,
+      one warning rule), plus the stage's own required fields;
+    * the others target other stages, won, lost, or another team, so the engine has to
+      tell them apart, as in a real configuration.
+    """
+    Rule = env["crm.regulation.rule"]
+    team = stages.team_ids[:1]
+    other_team = env["crm.team"].create({"name": "Bench Other Team"})
+    fields_ = env["ir.model.fields"].search(
+        [("model", "=", "crm.lead"), ("name", "in", ["name", "user_id", "contract_signed"])]
+    )
+    by_name = {field.name: field for field in fields_}
+    contract = stages.filtered(lambda s: s.name == "Bench Contract")
+    contract.required_field_ids = by_name["name"] | by_name["user_id"]
+    others = stages - contract
+    vals = [
+        {
+            "name": "Contract: salesperson set",
+            "to_stage_id": contract.id,
+            "required_field_ids": [(6, 0, by_name["user_id"].ids)],
+        },
+        {
+            "name": "Contract: opportunities only",
+            "to_stage_id": contract.id,
+            "required_domain": "[('type', '=', 'opportunity')]",
+        },
+        {
+            "name": "Contract: named deals",
+            "to_stage_id": contract.id,
+            "condition_domain": "[('expected_revenue', '>=', 0)]",
+            "required_domain": "[('name', '!=', False)]",
+        },
+        {
+            "name": "Contract: warning",
+            "to_stage_id": contract.id,
+            "severity": "warn",
+            "required_domain": "[('active', '=', True)]",
+        },
+    ]
+    vals += [
+        {
+            "name": f"Stage rule {i}",
+            "to_stage_id": others[i % len(others)].id,
+            "required_field_ids": [(6, 0, by_name["name"].ids)],
+        }
+        for i in range(6)
+    ]
+    vals += [
+        {
+            "name": f"Won rule {i}",
+            "target": "won",
+            "required_domain": "[('contract_signed', '=', True)]",
+        }
+        for i in range(4)
+    ]
+    vals += [
+        {
+            "name": f"Lost rule {i}",
+            "target": "lost",
+            "required_field_ids": [(6, 0, by_name["name"].ids)],
+        }
+        for i in range(3)
+    ]
+    vals += [
+        {
+            "name": f"Other team rule {i}",
+            "to_stage_id": contract.id,
+            "team_ids": [(6, 0, other_team.ids)],
+            "required_field_ids": [(6, 0, by_name["contract_signed"].ids)],
+        }
+        for i in range(count - len(vals))
+    ]
+    for values in vals:
+        values.setdefault("team_ids", [(6, 0, team.ids)])
+    return Rule.create(vals[:count])
+
+
 def prepare(registry, count):
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
@@ -51,6 +134,9 @@ def prepare(registry, count):
             "UPDATE crm_lead SET stage_id = %s WHERE id = ANY(%s) AND stage_id = %s",
             [stages[0].id, ids, target.id],
         )
+        if "crm.regulation.rule" in env and not env["crm.regulation.rule"].search_count([]):
+            rules = create_rules(env, stages)
+            print(f"{len(rules)} active regulation rules on the addon side")
         if "crm.lead.stage.history" in env:
             cr.execute(
                 """UPDATE crm_lead_stage_history SET stage_id = %s

@@ -23,6 +23,7 @@
     ],
     "demo": [
         "demo/crm_regulation_demo.xml",
+        "demo/crm_regulation_rule_demo.xml",
     ],
     "post_init_hook": "post_init_hook",
 }

@@ -18,10 +18,16 @@ MAX_LEADS_IN_ERROR = 200
 LOSING_KEY = "crm_regulation.losing"
 
 
+# Values of a lead read from the ORM cache after a create/write, shared by the regulation
+# and the stage history (one pass over the batch).
+STATE_FIELDS = ("stage_id", "active", "probability", "team_id", "user_id", "company_id")
+
+
 class Transition(NamedTuple):
     """What a create/write did to one lead, as the regulation sees it."""
 
-    lead: models.Model
+    lead_id: int
+    team_id: int
     from_stage_id: int  # 0: a new lead
     to_stage_id: int
     entered: bool  # the lead (active) enters ``to_stage_id``
@@ -60,6 +66,31 @@ class _Names:
         if record_ids:
             records = self.env[model].sudo().browse(record_ids)
             self.cache.update(((model, record.id), record.display_name) for record in records)
+
+
+class _Context:
+    """What one evaluation of the regulation shares: names, field caches, texts."""
+
+    def __init__(self, env, caches, unmet_only):
+        self.env = env
+        self.names = _Names(env)
+        self.caches = caches
+        self.unmet_only = unmet_only
+        self.field_texts = {}
+
+    def check_field(self, items, lead_id, fname, severity, rule_id=0, bypassed=False):
+        """A required field: set means not empty, not zero (x2many: not empty)."""
+        met = bool(self.caches[fname][lead_id])
+        if met and self.unmet_only:
+            return
+        if fname not in self.field_texts:
+            label = self.env["crm.lead"]._fields[fname]._description_string(self.env)
+            self.field_texts[fname] = (
+                self.env._("“%s” is filled in", label),
+                self.env._("“%s” is empty", label),
+            )
+        text, missing = self.field_texts[fname]
+        items.append(Requirement(text, missing, met, severity, rule_id, bypassed and not met))
 
 
 class CrmLead(models.Model):
@@ -141,9 +172,21 @@ class CrmLead(models.Model):
             if next_stage:
                 stage = regulation.stages[next_stage]
                 transitions.append(
-                    Transition(lead, lead.stage_id.id, next_stage, True, True, stage.is_won, False)
+                    Transition(
+                        lead.id,
+                        lead.team_id.id,
+                        lead.stage_id.id,
+                        next_stage,
+                        True,
+                        True,
+                        stage.is_won,
+                        False,
+                    )
                 )
-        requirements = self._regulation_requirements(transitions, regulation) if transitions else {}
+        saved = self.browse([t.lead_id for t in transitions])
+        requirements = (
+            saved._regulation_requirements(transitions, regulation) if transitions else {}
+        )
         for lead in self:
             items = requirements.get(lead.id)
             guidance = lead.regulation_next_stage_id.requirements
@@ -189,12 +232,23 @@ class CrmLead(models.Model):
     def create(self, vals_list):
         leads = super().create(vals_list)
         regulation = self.env["crm.regulation.rule"]._get_regulation()
-        transitions = leads._regulation_transitions({}, regulation) if regulation.enabled else []
+        rows = leads._regulation_cache_values(STATE_FIELDS)
+        transitions = (
+            leads._regulation_transitions({}, rows, regulation) if regulation.enabled else []
+        )
+        # A lead created with a given stage (import, RPC, a form opened in a column) is judged
+        # like a move into it. One that gets its team's first stage by default (web form,
+        # mail gateway, lead generation) is not refused for lacking what that stage asks: the
+        # checklist shows it. Its entry tasks are scheduled either way.
+        explicit = {
+            lead.id for lead, vals in zip(leads, vals_list, strict=True) if vals.get("stage_id")
+        }
+        checked = [t for t in transitions if t.lead_id in explicit or t.lost]
+        if checked:
+            leads._regulation_enforce(checked, regulation)
+        self.env["crm.lead.stage.history"]._sync_leads(leads, date_in_from_lead=True, rows=rows)
         if transitions:
-            self._regulation_enforce(transitions, regulation)
-        self.env["crm.lead.stage.history"]._sync_leads(leads, date_in_from_lead=True)
-        if transitions:
-            self._regulation_schedule_entry_activities(transitions, regulation)
+            leads._regulation_schedule_entry_activities(transitions, regulation)
         return leads
 
     def write(self, vals):
@@ -202,18 +256,19 @@ class CrmLead(models.Model):
         if TRANSITION_FIELDS.intersection(vals):
             regulation = self.env["crm.regulation.rule"]._get_regulation()
             if regulation.enabled:
-                # the state before the write; crm's write reads the same fields (cached)
+                # the state before the write (crm's write reads the same fields: cached)
                 before = {
-                    lead.id: (
-                        lead.stage_id.id,
-                        lead.active,
-                        not lead.active and lead.probability == 0,
+                    lead_id: (stage_id or 0, active, not active and probability == 0)
+                    for lead_id, stage_id, active, probability in self._regulation_cache_values(
+                        ("stage_id", "active", "probability")
                     )
-                    for lead in self
                 }
         result = super().write(vals)
+        became_lost = vals.get("probability", 1) == 0
+        sync = became_lost or STAY_FIELDS.intersection(vals)
+        rows = self._regulation_cache_values(STATE_FIELDS) if before or sync else None
         transitions = (
-            self._regulation_transitions(before, regulation, "probability" in vals)
+            self._regulation_transitions(before, rows, regulation, "probability" in vals)
             if before
             else []
         )
@@ -221,45 +276,63 @@ class CrmLead(models.Model):
             # after the write, so that values written with the move count (e.g. a mass
             # edit of the stage and a required field): a refusal rolls the write back
             self._regulation_enforce(transitions, regulation)
-        became_lost = vals.get("probability", 1) == 0
-        if became_lost or STAY_FIELDS.intersection(vals):
-            self.env["crm.lead.stage.history"]._sync_leads(self, became_lost=became_lost)
+        if sync:
+            self.env["crm.lead.stage.history"]._sync_leads(self, became_lost=became_lost, rows=rows)
         if transitions:
             self._regulation_schedule_entry_activities(transitions, regulation)
         return result
+
+    def _regulation_field_caches(self, fnames):
+        """{field name: {id: cache value}} for ``self``: pending computations done, missing
+        values fetched the way a field access does (prefetchable columns at once). Reading
+        the ORM cache directly spares a record object per lead and per value."""
+        env = self.env
+        caches = {}
+        for fname in fnames:
+            field = self._fields[fname]
+            if field.compute and field.store:
+                field.recompute(self)
+            if next(field._cache_missing_ids(self), None) is not None:
+                self._fetch_field(field)
+            caches[fname] = field._get_cache(env)
+        return caches
+
+    def _regulation_cache_values(self, fnames):
+        """[(id, value, ...)] of ``fnames`` for ``self`` (ids or None for many2one)."""
+        caches = list(self._regulation_field_caches(fnames).values())
+        return [(record_id, *(cache[record_id] for cache in caches)) for record_id in self._ids]
 
     # ------------------------------------------------------------
     # REGULATION (one place for every path: form, kanban, list, import, RPC, won, lost,
     # restore, automation; all leads of a batch at once)
     # ------------------------------------------------------------
 
-    def _regulation_transitions(self, before, regulation, sets_probability=True):
-        """The regulated transitions of ``self`` given their state ``before`` a write
-        ({id: (stage_id, active, lost)}; empty for new leads) and their current values."""
+    def _regulation_transitions(self, before, rows, regulation, sets_probability=True):
+        """The regulated transitions given the state ``before`` a write ({id: (stage_id,
+        active, lost)}; empty for new leads) and the ``rows`` of STATE_FIELDS after it."""
         transitions = []
         stages = regulation.stages
         # leads being lost by action_set_lost: it archives them first (a lead already at 0%
         # is then lost in crm's terms), then writes the reason and the probability. The
         # rules targeting "lost" judge the second write, which carries the reason.
         losing = self.env.cr.cache.get(LOSING_KEY, ())
-        for lead in self:
-            old_stage, old_active, old_lost = before.get(lead.id, (0, False, False))
-            if lead.id in losing:
+        for lead_id, new_stage, active, probability, team_id, _user, _company in rows:
+            old_stage, old_active, old_lost = before.get(lead_id, (0, False, False))
+            if lead_id in losing:
                 if not sets_probability:
                     continue
                 old_lost = False
-            new_stage = lead.stage_id.id
-            active = lead.active
-            lost = not active and lead.probability == 0 and not old_lost
+            lost = not active and probability == 0 and not old_lost
             entered = bool(active and new_stage and (not old_active or old_stage != new_stage))
             if not (entered or lost):
                 continue
             old_won = bool(old_active and old_stage and stages[old_stage].is_won)
             transitions.append(
                 Transition(
-                    lead,
-                    old_stage or 0,
-                    new_stage,
+                    lead_id,
+                    team_id or 0,
+                    old_stage,
+                    new_stage or 0,
                     entered,
                     entered and old_active and bool(old_stage),
                     entered and stages[new_stage].is_won and not old_won,
@@ -271,105 +344,101 @@ class CrmLead(models.Model):
     def _regulation_enforce(self, transitions, regulation):
         """Refuse the batch in one error naming every lead and every unmet blocking
         requirement, or log its warnings and bypasses on the leads."""
-        requirements = self._regulation_requirements(transitions, regulation)
+        requirements = self._regulation_requirements(transitions, regulation, unmet_only=True)
         blocked, warnings, bypasses = {}, {}, {}
         for lead_id, items in requirements.items():
             for item in items:
-                if item.met:
-                    continue
                 if item.bypassed:
                     bypasses.setdefault(lead_id, []).append(item)
                 elif item.severity == "warn":
                     warnings.setdefault(lead_id, []).append(item)
                 else:
                     blocked.setdefault(lead_id, []).append(item)
-        by_id = {transition.lead.id: transition for transition in transitions}
+        by_id = {transition.lead_id: transition for transition in transitions}
         if blocked:
             raise UserError(self._regulation_error_message(blocked, by_id))
         if warnings or bypasses:
             self._regulation_log(warnings, bypasses, by_id)
 
-    def _regulation_requirements(self, transitions, regulation):
+    def _regulation_requirements(self, transitions, regulation, unmet_only=False):
         """{lead id: [Requirement]} for ``transitions``: the stage shortcuts and the rules
-        that apply, each requirement met or not. Queries: none for fields, domains and
-        stages (ORM cache and in-memory domains), one for done activities if a rule needs
-        them, whatever the number of leads."""
-        result = {transition.lead.id: [] for transition in transitions}
+        that apply, each requirement met or not (only the unmet ones with ``unmet_only``).
+        Queries: none for fields, domains and stages (ORM cache, in-memory domains), one
+        for done activities if a rule needs them, whatever the number of leads."""
+        result = {transition.lead_id: [] for transition in transitions}
         applying = self._regulation_applying_rules(transitions, regulation)
         opened = {
-            (transition.lead.id, transition.to_stage_id)
+            (transition.lead_id, transition.to_stage_id)
             for rule, candidates in applying
             if rule.opens_move
             for transition in candidates
         }
-        names = _Names(self.env)
-        self._regulation_stage_requirements(transitions, regulation, opened, names, result)
-        self._regulation_rule_requirements(applying, names, result)
+        fnames = {
+            fname
+            for transition in transitions
+            if transition.entered
+            for fname in regulation.stages[transition.to_stage_id].field_names
+        }
+        fnames.update(fname for rule, _c in applying for fname in rule.field_names)
+        context = _Context(self.env, self.sudo()._regulation_field_caches(fnames), unmet_only)
+        self._regulation_stage_requirements(transitions, regulation, opened, context, result)
+        self._regulation_rule_requirements(applying, context, result)
         return result
 
     def _regulation_applying_rules(self, transitions, regulation):
-        """[(rule, transitions)]: the rules that apply to each transition by team, origin
-        and target, then by condition (one in-memory filter per rule, over its candidates)."""
+        """[(rule, transitions)]: the rules that apply to each transition by target, team
+        and origin (transitions indexed by target first), then by condition (one in-memory
+        filter per rule, over its candidates only)."""
+        by_target = {}
+        for transition in transitions:
+            if transition.entered:
+                by_target.setdefault(("stage", transition.to_stage_id), []).append(transition)
+            if transition.won:
+                by_target.setdefault(("won", 0), []).append(transition)
+            if transition.lost:
+                by_target.setdefault(("lost", 0), []).append(transition)
         leads = self.sudo()  # the regulation reads what it needs, whoever moves the lead
         applying = []
         for rule in regulation.rules:
+            pool = by_target.get((rule.target, rule.to_stage_id if rule.target == "stage" else 0))
+            if not pool:
+                continue
             candidates = [
                 transition
-                for transition in transitions
-                if (not rule.team_ids or transition.lead.team_id.id in rule.team_ids)
+                for transition in pool
+                if (not rule.team_ids or transition.team_id in rule.team_ids)
                 and (not rule.from_stage_ids or transition.from_stage_id in rule.from_stage_ids)
-                and (
-                    (
-                        rule.target == "stage"
-                        and transition.entered
-                        and transition.to_stage_id == rule.to_stage_id
-                    )
-                    or (rule.target == "won" and transition.won)
-                    or (rule.target == "lost" and transition.lost)
-                )
             ]
             if candidates and rule.condition is not None:
-                matching = leads.browse([t.lead.id for t in candidates]).filtered_domain(
-                    rule.condition
+                matching = set(
+                    leads.browse([t.lead_id for t in candidates])
+                    .filtered_domain(rule.condition)
+                    ._ids
                 )
-                candidates = [t for t in candidates if t.lead.id in matching._ids]
+                candidates = [t for t in candidates if t.lead_id in matching]
             if candidates:
                 applying.append((rule, candidates))
         return applying
 
-    def _regulation_field_requirement(self, lead, fname, severity, rule_id=0, bypassed=False):
-        label = self._fields[fname]._description_string(self.env)
-        met = bool(lead[fname])
-        return Requirement(
-            self.env._("“%s” is filled in", label),
-            self.env._("“%s” is empty", label),
-            met,
-            severity,
-            rule_id,
-            bypassed and not met,
-        )
-
-    def _regulation_stage_requirements(self, transitions, regulation, opened, names, result):
+    def _regulation_stage_requirements(self, transitions, regulation, opened, context, result):
         """The stage shortcuts: fields required to enter, allowed next stages, no skipping
         (the latter two waived for a move that a rule names)."""
         env = self.env
+        names = context.names
         stages = regulation.stages
-        leads = self.sudo()
         pipelines = {}
         for transition in transitions:
             if not transition.entered:
                 continue
-            lead = leads.browse(transition.lead.id)
-            items = result[lead.id]
+            lead_id = transition.lead_id
+            items = result[lead_id]
             stage = stages[transition.to_stage_id]
-            items.extend(
-                self._regulation_field_requirement(lead, fname, "block")
-                for fname in stage.field_names
-            )
-            if not transition.move or (lead.id, stage.id) in opened:
+            for fname in stage.field_names:
+                context.check_field(items, lead_id, fname, "block")
+            if not transition.move or (lead_id, stage.id) in opened:
                 continue
             origin = stages[transition.from_stage_id]
-            team_id = lead.team_id.id
+            team_id = transition.team_id
             if team_id not in pipelines:
                 pipelines[team_id] = regulation.pipeline(team_id)
             pipeline = pipelines[team_id]
@@ -395,9 +464,10 @@ class CrmLead(models.Model):
                     )
                     items.append(Requirement(text, text, False, "block", 0))
 
-    def _regulation_rule_requirements(self, applying, names, result):
+    def _regulation_rule_requirements(self, applying, context, result):
         """Each applying rule's requirements: fields, conditions, done activities."""
         env = self.env
+        names = context.names
         leads = self.sudo()
         done = self._regulation_done_activities(applying)
         # the names of the rules with conditions, read at once (they name the requirement)
@@ -408,51 +478,53 @@ class CrmLead(models.Model):
         for rule, candidates in applying:
             bypassed = bool(rule.bypass_group_ids & user_group_ids)
             matching = (
-                leads.browse([t.lead.id for t in candidates]).filtered_domain(rule.required)
+                set(
+                    leads.browse([t.lead_id for t in candidates])
+                    .filtered_domain(rule.required)
+                    ._ids
+                )
                 if rule.required is not None
                 else None
             )
-            rule_name = names.get("crm.regulation.rule", rule.id)
             for transition in candidates:
-                lead = leads.browse(transition.lead.id)
-                items = result[lead.id]
-                items.extend(
-                    self._regulation_field_requirement(
-                        lead, fname, rule.severity, rule.id, bypassed
-                    )
-                    for fname in rule.field_names
-                )
+                lead_id = transition.lead_id
+                items = result[lead_id]
+                for fname in rule.field_names:
+                    context.check_field(items, lead_id, fname, rule.severity, rule.id, bypassed)
                 if matching is not None:
-                    met = lead.id in matching._ids
-                    items.append(
-                        Requirement(
-                            rule_name,
-                            env._("the conditions of “%s” are not met", rule_name),
-                            met,
-                            rule.severity,
-                            rule.id,
-                            bypassed and not met,
+                    met = lead_id in matching
+                    if not (met and context.unmet_only):
+                        rule_name = names.get("crm.regulation.rule", rule.id)
+                        items.append(
+                            Requirement(
+                                rule_name,
+                                env._("the conditions of “%s” are not met", rule_name),
+                                met,
+                                rule.severity,
+                                rule.id,
+                                bypassed and not met,
+                            )
                         )
-                    )
                 for type_id in sorted(rule.activity_type_ids):
-                    type_name = names.get("mail.activity.type", type_id)
-                    met = (lead.id, type_id) in done
-                    items.append(
-                        Requirement(
-                            env._("activity “%s” is done", type_name),
-                            env._("activity “%s” is not done", type_name),
-                            met,
-                            rule.severity,
-                            rule.id,
-                            bypassed and not met,
+                    met = (lead_id, type_id) in done
+                    if not (met and context.unmet_only):
+                        type_name = names.get("mail.activity.type", type_id)
+                        items.append(
+                            Requirement(
+                                env._("activity “%s” is done", type_name),
+                                env._("activity “%s” is not done", type_name),
+                                met,
+                                rule.severity,
+                                rule.id,
+                                bypassed and not met,
+                            )
                         )
-                    )
 
     def _regulation_done_activities(self, applying):
         """{(lead id, activity type id)} done, in one query for all leads that need some.
         A done activity leaves a message with its type on the lead (kept or not)."""
         needing = {
-            transition.lead.id
+            transition.lead_id
             for rule, candidates in applying
             if rule.activity_type_ids
             for transition in candidates
@@ -484,7 +556,7 @@ class CrmLead(models.Model):
         """One lead's unmet requirements, then what its rules say to do."""
         text = self.env._(
             "“%(lead)s” → %(target)s: %(missing)s.",
-            lead=transition.lead.sudo().display_name,
+            lead=self.sudo().browse(transition.lead_id).display_name,
             target=self._regulation_target_name(transition),
             missing="; ".join(item.missing for item in items),
         )
@@ -585,7 +657,7 @@ class CrmLead(models.Model):
              WHERE h.date_out IS NOT NULL
                AND h.date_out > %s::timestamp - make_interval(days => v.days)
                     """,
-                    [t.lead.id for t in entering],
+                    [t.lead_id for t in entering],
                     [t.to_stage_id for t in entering],
                     [regulation.stages[t.to_stage_id].window_days for t in entering],
                     self.env.cr.now(),
@@ -597,7 +669,7 @@ class CrmLead(models.Model):
         model_id = self.env["ir.model"]._get_id(self._name)
         values_list = []
         for transition in entering:
-            lead = transition.lead
+            lead = self.browse(transition.lead_id)
             if lead.id in recent:
                 continue
             plan = plans.browse(regulation.stages[transition.to_stage_id].plan_id)

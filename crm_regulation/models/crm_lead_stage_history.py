@@ -2,6 +2,8 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
+from .crm_lead import STATE_FIELDS
+
 
 def _sql_hours(start, end):
     """SQL of the calendar hours from ``start`` to ``end`` (never negative)."""
@@ -123,12 +125,13 @@ class CrmLeadStageHistory(models.Model):
     # ------------------------------------------------------------
 
     @api.model
-    def _sync_leads(self, leads, date_in_from_lead=False, became_lost=False):
+    def _sync_leads(self, leads, date_in_from_lead=False, became_lost=False, rows=None):
         """Bring the stays of ``leads`` in line with their current state.
 
         Invariant: a lead that is active and has a stage has exactly one open stay, in that
         stage; any other lead has none. The leads' new values are taken from the ORM cache
-        (no early flush of crm_lead), then, in one statement:
+        (no early flush of crm_lead; ``rows`` of STATE_FIELDS when the caller already read
+        them), then, in one statement:
 
         1. open stays that no longer match (stage changed, lead archived, lost or won) are
            closed, with how they ended;
@@ -142,18 +145,11 @@ class CrmLeadStageHistory(models.Model):
             return
         cr = self.env.cr
         now = cr.now()
-        rows = [
-            (
-                lead.id,
-                lead.stage_id.id or None,
-                lead.active,
-                lead.team_id.id or None,
-                lead.user_id.id or None,
-                lead.company_id.id or None,
-            )
-            for lead in leads
-        ]
-        lost_ids = [lead.id for lead in leads if not lead.active and lead.probability == 0]
+        if rows is None:
+            rows = leads._regulation_cache_values(STATE_FIELDS)
+        # (id, stage, active, team, user, company) per lead, and the lost ones
+        lost_ids = [row[0] for row in rows if not row[2] and row[3] == 0]
+        rows = [(row[0], row[1], row[2], row[4], row[5], row[6]) for row in rows]
         # new leads enter their stage at date_last_stage_update (an import may set it)
         date_in = (
             SQL(

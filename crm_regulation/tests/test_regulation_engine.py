@@ -120,6 +120,20 @@ class TestRegulationEngine(CrmRegulationCommon):
         )
         self.assertEqual(lead.stage_id, self.stage_proposal)
 
+    def test_default_stage_of_a_new_lead_is_not_judged(self):
+        """A web form or an incoming email creates leads in the team's first stage: they are
+        not refused for what that stage asks (the checklist shows it)."""
+        shared = self.env["crm.stage"].search([("team_ids", "=", False)])
+        shared.team_ids = self.env["crm.team"].create({"name": "Elsewhere"})
+        self.stage_new.required_field_ids = self._field("phone")
+        Lead = self.env["crm.lead"].with_user(self.user_salesman)
+        lead = Lead.create({"name": "From the website", "team_id": self.team.id})
+        self.assertEqual(lead.stage_id, self.stage_new)
+        with self.assertRaises(UserError):
+            Lead.create(
+                {"name": "Explicit", "team_id": self.team.id, "stage_id": self.stage_new.id}
+            )
+
     def test_other_team_is_not_regulated_by_team_rules(self):
         other_team = self.env["crm.team"].create({"name": "Other"})
         lead = self._create_leads(1, team_id=other_team.id)
@@ -317,11 +331,11 @@ class TestRegulationEngine(CrmRegulationCommon):
             )
         ours = ("crm_regulation_rule", "crm_lead_stage_history", "mail_message", "mail_activity")
         counts = []
+        execute = type(self.env.cr).execute
         for size in (5, 10, 200):  # the first one warms the caches up
             leads = self._create_leads(size, stage=self.stage_qualification, phone="1")
             self.env.invalidate_all()
             queries = []
-            execute = type(self.env.cr).execute
 
             def spy(cr, query, params=None, log_exceptions=True, queries=queries):
                 queries.append(str(query))
