@@ -470,11 +470,17 @@ class CrmLead(models.Model):
         names = context.names
         leads = self.sudo()
         done = self._regulation_done_activities(applying)
-        # the names of the rules with conditions, read at once (they name the requirement)
-        names.prefetch(
-            "crm.regulation.rule", [rule.id for rule, _c in applying if rule.required is not None]
+        if not context.unmet_only:
+            # the names of the rules with conditions, read at once (they name the checklist)
+            names.prefetch(
+                "crm.regulation.rule",
+                [rule.id for rule, _c in applying if rule.required is not None],
+            )
+        user_group_ids = (
+            set(env.user.all_group_ids.ids)
+            if any(rule.bypass_group_ids for rule, _c in applying)
+            else set()
         )
-        user_group_ids = set(env.user.all_group_ids.ids) if applying else set()
         for rule, candidates in applying:
             bypassed = bool(rule.bypass_group_ids & user_group_ids)
             matching = (
