@@ -84,4 +84,6 @@ class TestRegulationRpc(CrmRegulationCommon, HttpCase):
                 [lead.ids, {"stage_id": self.stage_qualification.id}],
                 {"context": {"lang": "ru_RU"}},
             )
-        self.assertIn("Регламент продаж не позволяет", caught.exception.faultString)
+        self.assertIn("Регламент продаж этого не допускает:", caught.exception.faultString)
+        self.assertIn("не заполнено", caught.exception.faultString)
+        self.assertIn("Ничего не изменено.", caught.exception.faultString)
