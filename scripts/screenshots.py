@@ -69,7 +69,7 @@ class Browser:
             if message.get("id") == call_id:
                 return message.get("result", {})
 
-    def shot(self, url, path, wait=6.0, click=None):
+    def shot(self, url, path, wait=12.0, click=None):
         self.call("Page.navigate", url=url)
         time.sleep(wait)
         if click:
@@ -146,6 +146,25 @@ def main():
             f"{args.url}/odoo/action-crm_regulation.crm_lead_stage_history_action_report",
             OUT / "screenshot_time_in_stage.png",
         )
+        # the regulation: a lead about to be won (its checklist), the rules, the document
+        contract_ids = rpc(
+            "crm.lead",
+            "search",
+            [("team_id.name", "=", "Residential Sales"), ("stage_id.name", "=", "Contract")],
+            limit=1,
+        )
+        if contract_ids:
+            browser.shot(f"{args.url}/odoo/crm/{contract_ids[0]}", OUT / "screenshot_checklist.png")
+        browser.shot(
+            f"{args.url}/odoo/action-crm_regulation.crm_regulation_rule_action",
+            OUT / "screenshot_rules.png",
+        )
+        team_ids = rpc("crm.team", "search", [("name", "=", "Residential Sales")], limit=1)
+        if team_ids:
+            browser.shot(
+                f"{args.url}/report/html/crm_regulation.report_sales_regulation/{team_ids[0]}",
+                OUT / "screenshot_regulation_document.png",
+            )
     finally:
         browser.close()
 
