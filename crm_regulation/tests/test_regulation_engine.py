@@ -303,6 +303,31 @@ class TestRegulationEngine(CrmRegulationCommon):
             form.save()
         self.assertNothingMoved(lead, self.stage_new)
 
+    def test_automation_server_action(self):
+        """An automated action (here a server action "update the record") goes through the
+        same write and is refused the same way."""
+        action = self.env["ir.actions.server"].create(
+            {
+                "name": "Qualify",
+                "model_id": self.env["ir.model"]._get_id("crm.lead"),
+                "state": "object_write",
+                "update_path": "stage_id",
+                "evaluation_type": "value",
+                "resource_ref": f"crm.stage,{self.stage_qualification.id}",
+            }
+        )
+        lead = self._create_leads(1)
+        run = action.with_user(self.user_salesman).with_context(
+            active_model="crm.lead", active_id=lead.id, active_ids=lead.ids
+        )
+        with self.assertRaises(UserError) as caught:
+            run.sudo().run()
+        self.assertIn("“Phone” is empty", str(caught.exception))
+        self.assertNothingMoved(lead, self.stage_new)
+        lead.phone = "+7 900 000 00 03"
+        run.sudo().run()
+        self.assertEqual(lead.stage_id, self.stage_qualification)
+
     def test_import_is_checked_and_reports_the_error(self):
         Lead = self.env["crm.lead"].with_user(self.user_salesman)
         result = Lead.load(
