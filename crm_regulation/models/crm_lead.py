@@ -160,11 +160,15 @@ class CrmLead(models.Model):
     def _compute_regulation_checklist(self):
         regulation = self.env["crm.regulation.rule"]._get_regulation()
         transitions = []
+        pipelines = {}
         for lead in self:
             next_stage = 0
             # saved leads only: a lead being created has no activities or history yet
             if lead.active and lead.stage_id and isinstance(lead.id, int):
-                pipeline = regulation.pipeline(lead.team_id.id)
+                team_id = lead.team_id.id
+                if team_id not in pipelines:
+                    pipelines[team_id] = regulation.pipeline(team_id)
+                pipeline = pipelines[team_id]
                 if lead.stage_id.id in pipeline:
                     index = pipeline.index(lead.stage_id.id)
                     next_stage = pipeline[index + 1] if index + 1 < len(pipeline) else 0
@@ -559,7 +563,8 @@ class CrmLead(models.Model):
         return self.env._("Won (%s)", name) if transition.won else f"“{name}”"
 
     def _regulation_describe(self, transition, items):
-        """One lead's unmet requirements, then what its rules say to do."""
+        """One lead's unmet requirements, and the rules behind them (their messages say
+        what to do)."""
         text = self.env._(
             "“%(lead)s” → %(target)s: %(missing)s.",
             lead=self.sudo().browse(transition.lead_id).display_name,
@@ -571,15 +576,14 @@ class CrmLead(models.Model):
             .sudo()
             .browse(list(dict.fromkeys(item.rule_id for item in items if item.rule_id)))
         )
-        hints = [rule.message for rule in rules if rule.message]
-        return text, hints
+        return text, rules
 
     def _regulation_error_message(self, blocked, by_id):
         lines = [self.env._("The sales regulation does not allow this:")]
         for lead_id in list(blocked)[:MAX_LEADS_IN_ERROR]:
-            text, hints = self._regulation_describe(by_id[lead_id], blocked[lead_id])
+            text, rules = self._regulation_describe(by_id[lead_id], blocked[lead_id])
             lines.append(f"• {text}")
-            lines.extend(f"  → {hint}" for hint in hints)
+            lines.extend(f"  → {rule.message}" for rule in rules if rule.message)
         if len(blocked) > MAX_LEADS_IN_ERROR:
             lines.append(self.env._("… and %s more leads.", len(blocked) - MAX_LEADS_IN_ERROR))
         lines.append(self.env._("Nothing was changed."))
@@ -591,6 +595,7 @@ class CrmLead(models.Model):
         env = self.env
         xmlid_to_res_id = env["ir.model.data"]._xmlid_to_res_id
         values_list = []
+        warning_texts = []
         for subtype, title, entries in (
             (
                 xmlid_to_res_id("crm_regulation.mt_regulation_warning"),
@@ -604,16 +609,15 @@ class CrmLead(models.Model):
             ),
         ):
             for lead_id, items in entries.items():
-                text, hints = self._regulation_describe(by_id[lead_id], items)
-                rules = (
-                    env["crm.regulation.rule"]
-                    .sudo()
-                    .browse(list(dict.fromkeys(item.rule_id for item in items if item.rule_id)))
-                )
+                text, rules = self._regulation_describe(by_id[lead_id], items)
+                if entries is warnings:
+                    warning_texts.append(text)
                 body = Markup("<p>%s</p><p>%s</p>") % (title, text)
                 if rules:
                     body += Markup("<p>%s</p>") % env._("Rule: %s", ", ".join(rules.mapped("name")))
-                body += Markup().join(Markup("<p>→ %s</p>") % hint for hint in hints)
+                body += Markup().join(
+                    Markup("<p>→ %s</p>") % rule.message for rule in rules if rule.message
+                )
                 values_list.append(
                     {
                         "author_id": env.user.partner_id.id,
@@ -632,10 +636,7 @@ class CrmLead(models.Model):
                 {
                     "type": "warning",
                     "title": env._("Sales regulation"),
-                    "message": "\n".join(
-                        self._regulation_describe(by_id[lead_id], items)[0]
-                        for lead_id, items in list(warnings.items())[:5]
-                    ),
+                    "message": "\n".join(warning_texts[:5]),
                     "sticky": False,
                 },
             )
@@ -679,12 +680,10 @@ class CrmLead(models.Model):
             if lead.id in recent:
                 continue
             plan = plans.browse(regulation.stages[transition.to_stage_id].plan_id)
+            owner = lead.user_id or self.env.user
             for template in plan.template_ids:
-                responsible = (
-                    template.responsible_id
-                    if template.responsible_type == "other" and template.responsible_id
-                    else lead.user_id or self.env.user
-                )
+                # Odoo's own rule for who gets a plan's activity ("ask at launch" = the owner)
+                responsible = template._determine_responsible(owner, lead)["responsible"] or owner
                 values_list.append(
                     {
                         "res_model_id": model_id,

@@ -57,6 +57,7 @@ class Regulation(NamedTuple):
 
 class CrmRegulationRule(models.Model):
     _name = "crm.regulation.rule"
+    _inherit = ["crm.regulation.config.mixin"]
     _description = "Stage Transition Rule"
     _order = "sequence, id"
 
@@ -174,26 +175,6 @@ class CrmRegulationRule(models.Model):
                 )
             ) from error
         return None if domain.is_true() else domain
-
-    # ------------------------------------------------------------
-    # ORM
-    # ------------------------------------------------------------
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        rules = super().create(vals_list)
-        self.env.registry.clear_cache()
-        return rules
-
-    def write(self, vals):
-        result = super().write(vals)
-        self.env.registry.clear_cache()
-        return result
-
-    def unlink(self):
-        result = super().unlink()
-        self.env.registry.clear_cache()
-        return result
 
     # ------------------------------------------------------------
     # BUSINESS

@@ -3,7 +3,8 @@ from odoo.exceptions import ValidationError
 
 
 class CrmStage(models.Model):
-    _inherit = "crm.stage"
+    _name = "crm.stage"
+    _inherit = ["crm.stage", "crm.regulation.config.mixin"]
 
     required_field_ids = fields.Many2many(
         "ir.model.fields",
@@ -80,23 +81,3 @@ class CrmStage(models.Model):
                     ),
                 )
             )
-
-    # ------------------------------------------------------------
-    # ORM (the regulation is cached: any stage change may change it)
-    # ------------------------------------------------------------
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        stages = super().create(vals_list)
-        self.env.registry.clear_cache()
-        return stages
-
-    def write(self, vals):
-        result = super().write(vals)
-        self.env.registry.clear_cache()
-        return result
-
-    def unlink(self):
-        result = super().unlink()
-        self.env.registry.clear_cache()
-        return result
