@@ -1,7 +1,8 @@
 from . import (
+    crm_regulation_config_mixin,
     crm_lead,
     crm_lead_stage_history,
-    crm_regulation_config_mixin,
+    crm_lost_reason,
     crm_regulation_rule,
     crm_stage,
     crm_team,

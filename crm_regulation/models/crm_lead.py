@@ -1,10 +1,15 @@
 from typing import NamedTuple
 
+from contextlib import contextmanager
+from datetime import timedelta
+
 from markupsafe import Markup
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
-from odoo.tools import SQL
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.fields import Domain
+from odoo.tools import SQL, format_datetime
+from odoo.tools.mail import is_html_empty
 
 # Fields whose change can start or end a stay in a stage. A probability set to 0 matters
 # too: an archived lead becomes lost that way (crm.lead.action_set_lost archives first).
@@ -14,8 +19,30 @@ STAY_FIELDS = frozenset({"stage_id", "active"})
 TRANSITION_FIELDS = frozenset({"stage_id", "active", "probability"})
 # A refusal names at most this many leads (the count of the others follows).
 MAX_LEADS_IN_ERROR = 200
-# Cursor-level (never client-controlled) set of the leads action_set_lost is losing.
+# Cursor-level (never client-controlled) sets of leads: being lost by action_set_lost,
+# being returned to work with a reason (or won), created by the mail gateway.
 LOSING_KEY = "crm_regulation.losing"
+RESTORING_KEY = "crm_regulation.restoring"
+MAIL_GATEWAY_KEY = "crm_regulation.mail_gateway"
+# Fields that state why a lead was lost: their requirements are checked when they change.
+REASON_FIELDS = frozenset({"lost_reason_id", "duplicate_of_id", "lost_feedback"})
+# Fields kept by the regulation itself (watchers, review): not writable by hand.
+SYSTEM_FIELDS = frozenset(
+    {
+        "qualification_deadline",
+        "qualification_state",
+        "qualification_check_at",
+        "qualification_date",
+        "stale_date",
+        "loss_review_state",
+        "loss_reviewed_by_id",
+        "loss_review_date",
+    }
+)
+# Who reviews losses and disqualifications (head of sales).
+REVIEWER_GROUP = "sales_team.group_sale_manager"
+# Leads handled per committed batch by the watchers.
+WATCHER_BATCH = 500
 
 
 # Values of a lead read from the ORM cache after a create/write, shared by the regulation
@@ -34,6 +61,7 @@ class Transition(NamedTuple):
     move: bool  # ... coming from another stage of the funnel
     won: bool
     lost: bool
+    restored: bool = False  # a lost lead back to work
 
 
 class Requirement(NamedTuple):
@@ -113,6 +141,128 @@ class CrmLead(models.Model):
         compute="_compute_regulation_bypass_count",
         search="_search_regulation_bypassed",
     )
+    # outcome: disqualification vs loss
+    outcome = fields.Selection(
+        [
+            ("open", "In Progress"),
+            ("won", "Won"),
+            ("lost", "Lost"),
+            ("disqualified", "Disqualified"),
+        ],
+        compute="_compute_outcome",
+        store=True,
+        index=True,
+        help="Disqualified: closed with a reason of the disqualification category (spam, "
+        "duplicate, existing customer…), left out of conversion. Lost: a real opportunity "
+        "lost.",
+    )
+    lost_feedback = fields.Html(
+        string="Closing Note", sanitize=True, copy=False, help="Why the lead was closed."
+    )
+    duplicate_of_id = fields.Many2one(
+        "crm.lead",
+        string="Original Lead",
+        index="btree_not_null",
+        ondelete="set null",
+        copy=False,
+        tracking=True,
+        help="The lead this one duplicates (disqualified as a duplicate).",
+    )
+    # loss review by the head of sales
+    loss_review_state = fields.Selection(
+        [("to_review", "To Review"), ("confirmed", "Confirmed"), ("returned", "Returned to Work")],
+        string="Loss Review",
+        compute="_compute_loss_review_state",
+        store=True,
+        readonly=True,
+        copy=False,
+        tracking=True,
+        index="btree_not_null",
+    )
+    loss_reviewed_by_id = fields.Many2one(
+        "res.users", string="Reviewed By", compute="_compute_loss_review_state", store=True,
+        readonly=True, copy=False,
+    )
+    loss_review_date = fields.Datetime(
+        string="Reviewed On", compute="_compute_loss_review_state", store=True, readonly=True,
+        copy=False,
+    )
+    # qualification deadline
+    qualification_deadline = fields.Datetime(
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        help="When the lead must be qualified (reach the team's qualification stage) or "
+        "disqualified, counted in the team's business hours from its creation.",
+    )
+    qualification_state = fields.Selection(
+        [
+            ("pending", "To Qualify"),
+            ("warned", "Deadline Near"),
+            ("overdue", "Qualification Overdue"),
+            ("done", "Qualified or Closed"),
+        ],
+        readonly=True,
+        copy=False,
+    )
+    qualification_date = fields.Datetime(
+        string="Qualified On",
+        readonly=True,
+        copy=False,
+        help="When the lead reached the qualification stage or was closed.",
+    )
+    qualification_check_at = fields.Datetime(
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        help="Technical: when the qualification watcher must next look at the lead.",
+    )
+    # stale leads
+    stale_date = fields.Datetime(
+        string="Stale Since",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        help="Flagged when the lead had no stage move, activity or message for the team's "
+        "number of days; cleared when it is touched again.",
+    )
+
+    @api.depends("won_status", "lost_reason_id.category")
+    def _compute_outcome(self):
+        categories = {}
+        for lead in self:
+            if lead.won_status == "won":
+                lead.outcome = "won"
+            elif lead.won_status == "lost":
+                reason = lead.lost_reason_id
+                if reason not in categories:
+                    categories[reason] = reason.sudo().category
+                lead.outcome = (
+                    "disqualified" if categories[reason] == "disqualification" else "lost"
+                )
+            else:
+                lead.outcome = "open"
+
+    @api.depends("won_status")
+    def _compute_loss_review_state(self):
+        """Every new loss or disqualification is to be reviewed; leaving the lost state
+        forgets an unfinished or confirmed review, a lead returned to work by its review
+        keeps that mark."""
+        for lead in self:
+            if lead.won_status == "lost":
+                if lead.loss_review_state not in ("to_review", "confirmed"):
+                    lead.loss_review_state = "to_review"
+                    lead.loss_reviewed_by_id = False
+                    lead.loss_review_date = False
+            elif lead.loss_review_state in ("to_review", "confirmed"):
+                lead.loss_review_state = False
+                lead.loss_reviewed_by_id = False
+                lead.loss_review_date = False
+
+    @api.constrains("duplicate_of_id")
+    def _check_duplicate_of(self):
+        if any(lead.duplicate_of_id == lead for lead in self):
+            raise ValidationError(self.env._("A lead cannot be the duplicate of itself."))
 
     def _compute_stage_history_count(self):
         counts = dict(
@@ -234,12 +384,12 @@ class CrmLead(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        if not self.env.su and any(SYSTEM_FIELDS.intersection(vals) for vals in vals_list):
+            raise AccessError(self._regulation_system_fields_error())
         leads = super().create(vals_list)
         regulation = self.env["crm.regulation.rule"]._get_regulation()
         rows = leads._regulation_cache_values(STATE_FIELDS)
-        transitions = (
-            leads._regulation_transitions({}, rows, regulation) if regulation.enabled else []
-        )
+        transitions = leads._regulation_transitions({}, rows, regulation)
         # A lead created with a given stage (import, RPC, a form opened in a column) is judged
         # like a move into it. One that gets its team's first stage by default (web form,
         # mail gateway, lead generation) is not refused for lacking what that stage asks: the
@@ -250,27 +400,32 @@ class CrmLead(models.Model):
         checked = [t for t in transitions if t.lead_id in explicit or t.lost]
         if checked:
             leads._regulation_enforce(checked, regulation)
+        leads._regulation_check_duplicates()
         self.env["crm.lead.stage.history"]._sync_leads(leads, date_in_from_lead=True, rows=rows)
         if transitions:
             leads._regulation_schedule_entry_activities(transitions, regulation)
+        leads._qualification_start(rows, regulation)
         return leads
 
     def write(self, vals):
+        if not self.env.su and SYSTEM_FIELDS.intersection(vals):
+            raise AccessError(self._regulation_system_fields_error())
         regulation = before = None
-        if TRANSITION_FIELDS.intersection(vals):
+        if TRANSITION_FIELDS.intersection(vals) or REASON_FIELDS.intersection(vals):
             regulation = self.env["crm.regulation.rule"]._get_regulation()
-            if regulation.enabled:
-                # the state before the write (crm's write reads the same fields: cached)
-                before = {
-                    lead_id: (stage_id or 0, active, not active and probability == 0)
-                    for lead_id, stage_id, active, probability in self._regulation_cache_values(
-                        ("stage_id", "active", "probability")
-                    )
-                }
+            # the state before the write (crm's write reads the same fields: cached)
+            before = {
+                lead_id: (stage_id or 0, active, not active and probability == 0)
+                for lead_id, stage_id, active, probability in self._regulation_cache_values(
+                    ("stage_id", "active", "probability")
+                )
+            }
         result = super().write(vals)
         became_lost = vals.get("probability", 1) == 0
         sync = became_lost or STAY_FIELDS.intersection(vals)
         rows = self._regulation_cache_values(STATE_FIELDS) if before or sync else None
+        if before and rows is None:
+            rows = self._regulation_cache_values(STATE_FIELDS)
         transitions = (
             self._regulation_transitions(before, rows, regulation, "probability" in vals)
             if before
@@ -280,11 +435,32 @@ class CrmLead(models.Model):
             # after the write, so that values written with the move count (e.g. a mass
             # edit of the stage and a required field): a refusal rolls the write back
             self._regulation_enforce(transitions, regulation)
+        if before and REASON_FIELDS.intersection(vals):
+            # the reason of a lead already lost changes: its requirements still hold
+            self._regulation_enforce(
+                self._regulation_lost_already(before, rows, transitions), regulation, rules=False
+            )
         if sync:
             self.env["crm.lead.stage.history"]._sync_leads(self, became_lost=became_lost, rows=rows)
         if transitions:
             self._regulation_schedule_entry_activities(transitions, regulation)
+            self._regulation_after_transitions(transitions, rows, regulation)
         return result
+
+    def _regulation_system_fields_error(self):
+        return self.env._(
+            "The qualification, stale and loss review fields of leads are kept by the sales "
+            "regulation: they cannot be written directly."
+        )
+
+    def _regulation_lost_already(self, before, rows, transitions):
+        """Transitions standing for leads that were lost before a write and still are."""
+        judged = {transition.lead_id for transition in transitions}
+        return [
+            Transition(lead_id, team_id or 0, stage_id or 0, stage_id or 0, False, False, False, True)
+            for lead_id, stage_id, active, probability, team_id, _user, _company in rows
+            if lead_id not in judged and before[lead_id][2] and not active and probability == 0
+        ]
 
     def _regulation_field_caches(self, fnames):
         """{field name: {id: cache value}} for ``self``: pending computations done, missing
@@ -328,7 +504,8 @@ class CrmLead(models.Model):
                 old_lost = False
             lost = not active and probability == 0 and not old_lost
             entered = bool(active and new_stage and (not old_active or old_stage != new_stage))
-            if not (entered or lost):
+            restored = bool(old_lost and active)
+            if not (entered or lost or restored):
                 continue
             old_won = bool(old_active and old_stage and stages[old_stage].is_won)
             transitions.append(
@@ -341,14 +518,19 @@ class CrmLead(models.Model):
                     entered and old_active and bool(old_stage),
                     entered and stages[new_stage].is_won and not old_won,
                     lost,
+                    restored,
                 )
             )
         return transitions
 
-    def _regulation_enforce(self, transitions, regulation):
+    def _regulation_enforce(self, transitions, regulation, rules=True):
         """Refuse the batch in one error naming every lead and every unmet blocking
         requirement, or log its warnings and bypasses on the leads."""
-        requirements = self._regulation_requirements(transitions, regulation, unmet_only=True)
+        if not transitions:
+            return
+        requirements = self._regulation_requirements(
+            transitions, regulation, unmet_only=True, rules=rules
+        )
         blocked, warnings, bypasses = {}, {}, {}
         for lead_id, items in requirements.items():
             for item in items:
@@ -364,13 +546,13 @@ class CrmLead(models.Model):
         if warnings or bypasses:
             self._regulation_log(warnings, bypasses, by_id)
 
-    def _regulation_requirements(self, transitions, regulation, unmet_only=False):
+    def _regulation_requirements(self, transitions, regulation, unmet_only=False, rules=True):
         """{lead id: [Requirement]} for ``transitions``: the stage shortcuts and the rules
         that apply, each requirement met or not (only the unmet ones with ``unmet_only``).
         Queries: none for fields, domains and stages (ORM cache, in-memory domains), one
         for done activities if a rule needs them, whatever the number of leads."""
         result = {transition.lead_id: [] for transition in transitions}
-        applying = self._regulation_applying_rules(transitions, regulation)
+        applying = self._regulation_applying_rules(transitions, regulation) if rules else []
         opened = {
             (transition.lead_id, transition.to_stage_id)
             for rule, candidates in applying
@@ -384,10 +566,62 @@ class CrmLead(models.Model):
             for fname in regulation.stages[transition.to_stage_id].field_names
         }
         fnames.update(fname for rule, _c in applying for fname in rule.field_names)
+        if any(transition.lost for transition in transitions):
+            fnames.update(REASON_FIELDS)
         context = _Context(self.env, self.sudo()._regulation_field_caches(fnames), unmet_only)
-        self._regulation_stage_requirements(transitions, regulation, opened, context, result)
-        self._regulation_rule_requirements(applying, context, result)
+        if rules:
+            self._regulation_stage_requirements(transitions, regulation, opened, context, result)
+            self._regulation_rule_requirements(applying, context, result)
+        self._regulation_outcome_requirements(transitions, regulation, context, result)
         return result
+
+    def _regulation_outcome_requirements(self, transitions, regulation, context, result):
+        """Closing and reopening a lead: a lost lead has a reason and what its reason
+        requires (a closing note, the original lead); a lost lead returns to work only
+        with a reason (the "Return to Work" dialog)."""
+        env = self.env
+        caches = context.caches
+        restoring = env.cr.cache.get(RESTORING_KEY, ())
+        texts = {}
+
+        def add(items, key, met):
+            if met and context.unmet_only:
+                return
+            if not texts:  # translated once per call, when first needed
+                texts.update(
+                    restore=(
+                        env._("a reason to return it to work is given"),
+                        env._("a lost lead returns to work with a reason (use “Return to Work”)"),
+                    ),
+                    reason=(env._("a lost reason is given"), env._("a lost reason is required")),
+                    comment=(
+                        env._("a closing note is written"),
+                        env._("the reason requires a closing note"),
+                    ),
+                    original=(
+                        env._("the original lead is given"),
+                        env._("the reason requires the original lead (another lead)"),
+                    ),
+                )
+            text, missing = texts[key]
+            items.append(Requirement(text, missing, met, "block", 0))
+
+        for transition in transitions:
+            lead_id = transition.lead_id
+            items = result[lead_id]
+            if transition.restored and lead_id not in restoring:
+                add(items, "restore", False)
+            if not transition.lost:
+                continue
+            reason = regulation.reasons.get(caches["lost_reason_id"][lead_id])
+            add(items, "reason", reason is not None)
+            if reason is None:
+                continue
+            if reason.requires_comment:
+                add(items, "comment", not is_html_empty(caches["lost_feedback"][lead_id]))
+            if reason.requires_duplicate_of:
+                original = caches["duplicate_of_id"][lead_id]
+                add(items, "original", bool(original) and original != lead_id)
 
     def _regulation_applying_rules(self, transitions, regulation):
         """[(rule, transitions)]: the rules that apply to each transition by target, team
@@ -559,6 +793,8 @@ class CrmLead(models.Model):
     def _regulation_target_name(self, transition):
         if transition.lost:
             return self.env._("Lost")
+        if transition.restored and not transition.won:
+            return self.env._("Return to work")
         name = self.env["crm.stage"].sudo().browse(transition.to_stage_id).name
         return self.env._("Won (%s)", name) if transition.won else f"“{name}”"
 
@@ -701,9 +937,622 @@ class CrmLead(models.Model):
                 values_list
             )
 
+    def _regulation_after_transitions(self, transitions, rows, regulation):
+        """What a transition settles besides the history: a lead qualified or closed has
+        met its qualification deadline; a lead that moves or comes back is no longer
+        stale."""
+        moved = {t.lead_id for t in transitions if t.entered or t.lost or t.won}
+        if not moved:
+            return
+        leads = self.browse(list(moved)).sudo()
+        caches = leads._regulation_field_caches(("qualification_state", "stale_date"))
+        waiting = [
+            row
+            for row in rows
+            if row[0] in moved and caches["qualification_state"][row[0]] in ("pending", "warned", "overdue")
+        ]
+        if waiting:
+            settled = leads._qualification_settled(waiting, regulation)
+            if settled:
+                self.browse(settled).sudo().write(
+                    {
+                        "qualification_state": "done",
+                        "qualification_check_at": False,
+                        "qualification_date": self.env.cr.now(),
+                    }
+                )
+        touched = [lead_id for lead_id in moved if caches["stale_date"][lead_id]]
+        if touched:
+            self.browse(touched).sudo().write({"stale_date": False})
+
+    # ------------------------------------------------------------
+    # QUALIFICATION DEADLINE
+    # ------------------------------------------------------------
+
+    def _qualification_settings(self, team_ids):
+        """{team id: (qualification stage id, hours, warning hours, calendar)} of the teams
+        that have a qualification deadline."""
+        teams = self.env["crm.team"].sudo().browse([t for t in team_ids if t])
+        return {
+            team.id: (
+                team.qualification_stage_id.id,
+                team.qualification_hours,
+                team.qualification_warning_hours,
+                team._regulation_calendar(),
+            )
+            for team in teams
+            if team.qualification_stage_id and team.qualification_hours > 0
+        }
+
+    def _qualification_settled(self, rows, regulation):
+        """Ids of the leads of ``rows`` (STATE_FIELDS) that are qualified (at or after their
+        team's qualification stage), closed or archived."""
+        settings = self._qualification_settings({row[4] for row in rows})
+        settled = []
+        for lead_id, stage_id, active, probability, team_id, _user, _company in rows:
+            stage = regulation.stages.get(stage_id)
+            setting = settings.get(team_id)
+            if (
+                not active
+                or not stage
+                or stage.is_won
+                or probability == 0
+                or not setting
+                or regulation.stage_rank(stage_id) >= regulation.stage_rank(setting[0])
+            ):
+                settled.append(lead_id)
+        return settled
+
+    def _qualification_start(self, rows, regulation):
+        """Give new leads of teams with a qualification deadline their deadline, in the
+        team's business hours from now (one calendar computation per team and batch)."""
+        settings = self._qualification_settings({row[4] for row in rows})
+        if not settings:
+            return
+        settled = set(self._qualification_settled(rows, regulation))
+        now = self.env.cr.now().replace(microsecond=0)
+        by_team = {}
+        for lead_id, _stage, _active, _probability, team_id, _user, _company in rows:
+            if team_id in settings and lead_id not in settled:
+                by_team.setdefault(team_id, []).append(lead_id)
+        for team_id, lead_ids in by_team.items():
+            _stage_id, hours, warning_hours, calendar = settings[team_id]
+            deadline = calendar.plan_hours(hours, now, compute_leaves=True) if calendar else False
+            if not deadline:  # a calendar without working time: calendar hours
+                deadline = now + timedelta(hours=hours)
+            warning_at = now
+            if 0 < warning_hours < hours:
+                warning_at = (
+                    calendar.plan_hours(hours - warning_hours, now, compute_leaves=True)
+                    if calendar
+                    else False
+                ) or deadline - timedelta(hours=warning_hours)
+            self.browse(lead_ids).sudo().write(
+                {
+                    "qualification_deadline": deadline,
+                    "qualification_state": "pending",
+                    "qualification_check_at": warning_at if warning_hours else deadline,
+                }
+            )
+
+    @api.model
+    def _cron_qualification_watcher(self, batch_size=WATCHER_BATCH):
+        """Notify the salesperson when a lead's qualification deadline is near (an
+        activity) and the team leader when it has passed (a notification on the lead).
+        One indexed query finds what is due; batches are locked (several workers skip
+        each other's leads), re-checked after the lock, and committed with their state,
+        so that nothing is notified twice."""
+        now = self.env.cr.now()
+        due = self.with_context(active_test=False)._search(
+            [("qualification_check_at", "<=", now)], order="qualification_check_at, id"
+        )
+        return self._regulation_run_batches(
+            list(due), batch_size, lambda leads: leads._qualification_notify(now)
+        )
+
+    @api.model
+    def _regulation_run_batches(self, lead_ids, batch_size, process):
+        """Run ``process`` on locked batches of ``lead_ids``, committing progress after each
+        batch (the cron reruns the job while time is up and leads remain)."""
+        Cron = self.env["ir.cron"]
+        Cron._commit_progress(remaining=len(lead_ids))
+        todo = list(lead_ids)
+        done = 0
+        while todo:
+            batch = self.browse(todo[: batch_size * 4]).try_lock_for_update(limit=batch_size)
+            if not batch:
+                # all locked by another worker: it is processing them
+                Cron._commit_progress(remaining=0)
+                break
+            locked = set(batch.ids)
+            todo = [lead_id for lead_id in todo if lead_id not in locked]
+            batch.invalidate_recordset()  # what another worker committed before our lock
+            process(batch.sudo())
+            done += len(batch)
+            if not Cron._commit_progress(len(batch), remaining=len(todo)):
+                break
+        return done
+
+    def _qualification_notify(self, now):
+        leads = self.filtered(
+            lambda lead: lead.qualification_check_at
+            and lead.qualification_check_at <= now
+            and lead.qualification_state in ("pending", "warned")
+        )
+        overdue = leads.filtered(lambda lead: lead.qualification_deadline <= now)
+        near = leads - overdue
+        # the salesperson's task (also when the cron saw the lead only after its deadline)
+        to_warn = near | overdue.filtered(lambda lead: lead.qualification_state == "pending")
+        activity_type = self.env.ref("crm_regulation.mail_activity_type_qualify")
+        model_id = self.env["ir.model"]._get_id(self._name)
+        values_list = []
+        for lead in to_warn:
+            user = lead.user_id or lead.team_id.user_id
+            if not user:
+                continue
+            values_list.append(
+                {
+                    "res_model_id": model_id,
+                    "res_id": lead.id,
+                    "activity_type_id": activity_type.id,
+                    "summary": self.with_user(user).env._(
+                        "Qualify before %s",
+                        format_datetime(self.with_user(user).env, lead.qualification_deadline),
+                    ),
+                    "user_id": user.id,
+                    "date_deadline": fields.Date.context_today(
+                        self.with_user(user), lead.qualification_deadline
+                    ),
+                    "automated": True,
+                }
+            )
+        if values_list:
+            self.env["mail.activity"].sudo().with_context(
+                mail_activity_quick_update=True
+            ).create(values_list)
+        near.write({"qualification_state": "warned"})
+        for lead in near:  # next look: at the deadline (one UPDATE at flush)
+            lead.qualification_check_at = lead.qualification_deadline
+        for lead in overdue:
+            leader = lead.team_id.user_id
+            if leader:
+                lead.with_context(lang=leader.lang).message_post(
+                    body=Markup("<p>%s</p>")
+                    % lead.with_context(lang=leader.lang).env._(
+                        "The qualification deadline of this lead (%(deadline)s) has passed; "
+                        "salesperson: %(user)s.",
+                        deadline=format_datetime(lead.with_user(leader).env, lead.qualification_deadline),
+                        user=lead.user_id.name or lead.env._("nobody"),
+                    ),
+                    partner_ids=leader.partner_id.ids,
+                    subtype_xmlid="mail.mt_note",
+                )
+        overdue.write({"qualification_state": "overdue", "qualification_check_at": False})
+
+    # ------------------------------------------------------------
+    # STALE LEADS
+    # ------------------------------------------------------------
+
+    @api.model
+    def _stale_touched_sql(self, since):
+        """SQL condition: lead ``l`` was touched at or after ``since`` (an SQL timestamp):
+        a stage move, an activity planned then or due from then on, a message or an
+        email (not a notification, unless it is a done activity)."""
+        return SQL(
+            """(
+            l.date_last_stage_update >= %(since)s
+            OR EXISTS (
+                SELECT 1 FROM mail_activity a
+                 WHERE a.res_model = 'crm.lead' AND a.res_id = l.id
+                   AND (a.create_date >= %(since)s OR a.date_deadline >= (%(since)s)::date)
+            )
+            OR EXISTS (
+                SELECT 1 FROM mail_message m
+                 WHERE m.model = 'crm.lead' AND m.res_id = l.id AND m.date >= %(since)s
+                   AND (m.message_type IN ('comment', 'email')
+                        OR m.mail_activity_type_id IS NOT NULL)
+            ))""",
+            since=since,
+        )
+
+    @api.model
+    def _stale_due_sql(self, now):
+        """The three sets of the stale-lead watcher, each one indexed query: flagged leads
+        touched again or closed (to unflag), leads untouched for their team's number of
+        days (to flag), flagged leads past the grace period of a team that loses them
+        (to lose)."""
+        open_lead = SQL("l.active AND l.won_status = 'pending'")
+        return {
+            "unflag": SQL(
+                """SELECT l.id FROM crm_lead l
+                WHERE l.stale_date IS NOT NULL
+                  AND (NOT (%(open)s) OR %(touched)s)
+                ORDER BY l.id""",
+                open=open_lead,
+                touched=self._stale_touched_sql(SQL("l.stale_date")),
+            ),
+            "flag": SQL(
+                """SELECT l.id FROM crm_lead l JOIN crm_team t ON t.id = l.team_id
+                WHERE t.stale_days > 0 AND %(open)s AND l.stale_date IS NULL
+                  AND l.date_last_stage_update < %(now)s - make_interval(days => t.stale_days)
+                  AND NOT %(touched)s
+                ORDER BY l.id""",
+                open=open_lead,
+                now=now,
+                touched=self._stale_touched_sql(
+                    SQL("(%s - make_interval(days => t.stale_days))", now)
+                ),
+            ),
+            "lose": SQL(
+                """SELECT l.id FROM crm_lead l JOIN crm_team t ON t.id = l.team_id
+                WHERE l.stale_date IS NOT NULL AND %(open)s
+                  AND t.stale_auto_lose AND t.stale_lost_reason_id IS NOT NULL
+                  AND l.stale_date <= %(now)s - make_interval(days => t.stale_grace_days)
+                  AND NOT %(touched)s
+                ORDER BY l.id""",
+                open=open_lead,
+                now=now,
+                touched=self._stale_touched_sql(SQL("l.stale_date")),
+            ),
+        }
+
+    @api.model
+    def _cron_stale_leads(self, batch_size=WATCHER_BATCH):
+        """Stale leads leave the funnel: unflag the leads touched again, flag (and tell the
+        salesperson) the leads untouched for the team's number of days, then lose those
+        still untouched after the grace period where the team asks for it. Batched,
+        locked and committed like the qualification watcher; each step's query returns
+        only what is still to do, so that a rerun does nothing twice."""
+        now = self.env.cr.now()
+        queries = self._stale_due_sql(now)
+        done = 0
+        for step, process in (
+            ("unflag", lambda leads: leads._stale_unflag(now)),
+            ("flag", lambda leads: leads._stale_flag(now)),
+            ("lose", lambda leads: leads._stale_lose(now)),
+        ):
+            lead_ids = [lead_id for (lead_id,) in self.env.execute_query(queries[step])]
+            done += self._regulation_run_batches(lead_ids, batch_size, process)
+        return done
+
+    def _stale_recheck(self, step, now):
+        """The leads of ``self`` still due for ``step`` (read again after the lock)."""
+        query = self._stale_due_sql(now)[step]
+        return self.browse(
+            lead_id
+            for (lead_id,) in self.env.execute_query(
+                SQL("SELECT id FROM (%s) AS due WHERE id = ANY(%s)", query, list(self.ids))
+            )
+        )
+
+    def _stale_unflag(self, now):
+        self._stale_recheck("unflag", now).write({"stale_date": False})
+
+    def _stale_flag(self, now):
+        leads = self._stale_recheck("flag", now)
+        leads.write({"stale_date": now})
+        for lead in leads:
+            team = lead.team_id
+            user = lead.user_id or team.user_id
+            env = lead.with_context(lang=user.lang or self.env.lang).env
+            text = env._(
+                "This lead is stale: no stage move, activity or message for %s days. Plan "
+                "an activity, write to the customer or move it.",
+                team.stale_days,
+            )
+            if team.stale_auto_lose:
+                text += " " + env._(
+                    "Otherwise it will be lost automatically (“%(reason)s”) in %(days)s days.",
+                    reason=team.stale_lost_reason_id.with_env(env).name,
+                    days=team.stale_grace_days,
+                )
+            lead.message_post(
+                body=Markup("<p>%s</p>") % text,
+                partner_ids=user.partner_id.ids,
+                subtype_xmlid="mail.mt_note",
+            )
+
+    def _stale_lose(self, now):
+        """Lose stale leads with their team's reason, logged on each lead. A lead the
+        regulation refuses to lose stays open: flagged again, the refusal logged."""
+        leads = self._stale_recheck("lose", now)
+        for lead in leads:
+            reason = lead.team_id.stale_lost_reason_id
+            env = lead.with_context(lang=lead.user_id.lang or self.env.lang).env
+            note = env._(
+                "Lost automatically after %(days)s days without a stage move, activity or "
+                "message (reason: %(reason)s). Use “Return to Work” to reopen it.",
+                days=lead.team_id.stale_days + lead.team_id.stale_grace_days,
+                reason=reason.with_env(env).name,
+            )
+            try:
+                with self.env.cr.savepoint():
+                    lead.with_env(env).action_set_lost(
+                        lost_reason_id=reason.id, lost_feedback=Markup("<p>%s</p>") % note
+                    )
+            except UserError as error:
+                lead.write({"stale_date": now})
+                lead.message_post(
+                    body=Markup("<p>%s</p><pre>%s</pre>")
+                    % (env._("This stale lead could not be lost automatically:"), error),
+                    partner_ids=lead.user_id.partner_id.ids,
+                    subtype_xmlid="mail.mt_note",
+                )
+                continue
+            lead.message_post(
+                body=Markup("<p>%s</p>") % note,
+                partner_ids=lead.user_id.partner_id.ids,
+                subtype_xmlid="mail.mt_note",
+            )
+
+    # ------------------------------------------------------------
+    # DUPLICATES AT CREATION
+    # ------------------------------------------------------------
+
+    def _regulation_find_originals(self):
+        """{lead: open leads with the same email or phone} for the leads of ``self`` whose
+        team checks duplicates: Odoo's duplicate criteria (normalized email, sanitized
+        phone), open leads only (as ``_get_lead_duplicates``), in one search."""
+        leads = self.sudo().filtered(
+            lambda lead: lead.team_id.duplicate_policy in ("warn", "block")
+            and (lead.email_normalized or lead.phone_sanitized)
+        )
+        if not leads:
+            return {}
+        emails = {lead.email_normalized for lead in leads if lead.email_normalized}
+        phones = {lead.phone_sanitized for lead in leads if lead.phone_sanitized}
+        same = Domain.OR(
+            [
+                Domain("email_normalized", "in", list(emails)) if emails else Domain.FALSE,
+                Domain("phone_sanitized", "in", list(phones)) if phones else Domain.FALSE,
+            ]
+        )
+        new_ids = [lead_id for lead_id in leads._ids if isinstance(lead_id, int)]
+        if not new_ids and leads._origin:
+            new_ids = leads._origin.ids
+        originals = (
+            self.env["crm.lead"]
+            .sudo()
+            .search(
+                same
+                & Domain("id", "not in", new_ids)
+                & Domain("active", "=", True)
+                & Domain("won_status", "=", "pending"),
+                order="id",
+            )
+        )
+        result = {}
+        for lead in leads:
+            matches = originals.filtered(
+                lambda original, lead=lead: (
+                    lead.email_normalized and original.email_normalized == lead.email_normalized
+                )
+                or (lead.phone_sanitized and original.phone_sanitized == lead.phone_sanitized)
+            )
+            if matches:
+                result[lead] = matches
+        return result
+
+    def _regulation_describe_originals(self, originals):
+        return ", ".join(
+            self.env._(
+                "“%(lead)s” (owner: %(user)s, team: %(team)s)",
+                lead=original.display_name,
+                user=original.user_id.name or self.env._("nobody"),
+                team=original.team_id.name or "-",
+            )
+            for original in originals[:5]
+        )
+
+    def _regulation_check_duplicates(self):
+        """New leads with the email or phone of an open lead: refused when their team
+        blocks duplicates (leads of the mail gateway are only warned about: a customer's
+        email is never dropped), else the original and its owner are named on the lead."""
+        found = self._regulation_find_originals()
+        if not found:
+            return
+        from_mail = self.env.cr.cache.get(MAIL_GATEWAY_KEY)
+        blocked = [
+            (lead, originals)
+            for lead, originals in found.items()
+            if lead.team_id.duplicate_policy == "block" and not from_mail
+        ]
+        if blocked:
+            lines = [self.env._("These leads already exist; continue on the original leads:")]
+            lines += [
+                self.env._(
+                    "• “%(lead)s” duplicates %(originals)s.",
+                    lead=lead.display_name,
+                    originals=self._regulation_describe_originals(originals),
+                )
+                for lead, originals in blocked[:MAX_LEADS_IN_ERROR]
+            ]
+            lines.append(self.env._("Nothing was created."))
+            raise UserError("\n".join(lines))
+        texts = []
+        for lead, originals in found.items():
+            text = self.env._(
+                "Possible duplicate of %s.", self._regulation_describe_originals(originals)
+            )
+            texts.append(f"{lead.display_name}: {text}")
+            lead._message_log(body=Markup("<p>%s</p>") % text)
+        self.env.user._bus_send(
+            "simple_notification",
+            {
+                "type": "warning",
+                "title": self.env._("Possible duplicate"),
+                "message": "\n".join(texts[:5]),
+                "sticky": False,
+            },
+        )
+
+    @api.onchange("email_from", "phone", "team_id")
+    def _onchange_regulation_duplicates(self):
+        found = self._regulation_find_originals()
+        if not found:
+            return None
+        originals = next(iter(found.values()))
+        if self.team_id.duplicate_policy == "block":
+            message = self.env._(
+                "This lead cannot be saved: it duplicates %s.",
+                self._regulation_describe_originals(originals),
+            )
+        else:
+            message = self.env._(
+                "This lead may duplicate %s.", self._regulation_describe_originals(originals)
+            )
+        return {"warning": {"title": self.env._("Possible duplicate"), "message": message}}
+
+    @api.model
+    def message_new(self, msg_dict, custom_values=None):
+        previous = self.env.cr.cache.get(MAIL_GATEWAY_KEY)
+        self.env.cr.cache[MAIL_GATEWAY_KEY] = True
+        try:
+            return super().message_new(msg_dict, custom_values=custom_values)
+        finally:
+            self.env.cr.cache[MAIL_GATEWAY_KEY] = previous
+
     # ------------------------------------------------------------
     # ACTIONS
     # ------------------------------------------------------------
+
+    @contextmanager
+    def _regulation_restoring(self):
+        """Let these leads leave the lost state (returned to work with a reason, or won)."""
+        restoring = self.env.cr.cache.setdefault(RESTORING_KEY, set())
+        ids = set(self.ids) - restoring
+        restoring.update(ids)
+        try:
+            yield
+        finally:
+            restoring.difference_update(ids)
+
+    def _regulation_lost_not_restoring(self):
+        restoring = self.env.cr.cache.get(RESTORING_KEY, ())
+        return self.filtered(lambda lead: lead.won_status == "lost" and lead.id not in restoring)
+
+    def action_unarchive(self):
+        """Lost leads come back only with a reason: the "Return to Work" dialog."""
+        lost = self._regulation_lost_not_restoring()
+        if lost:
+            others = self - lost
+            if others:
+                super(CrmLead, others).action_unarchive()
+            return lost._regulation_restore_wizard_action()
+        return super().action_unarchive()
+
+    def action_restore(self):
+        if self._regulation_lost_not_restoring():
+            return self._regulation_restore_wizard_action()
+        return super().action_restore()
+
+    def action_set_won(self):
+        # a lost lead may be won directly: that is not a return to work
+        with self._regulation_restoring():
+            return super().action_set_won()
+
+    def _regulation_restore_wizard_action(self, review=False):
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Return to Work"),
+            "res_model": "crm.lead.restore",
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "new",
+            "context": {
+                "default_lead_ids": self.ids,
+                "default_review": review,
+                "dialog_size": "medium",
+            },
+        }
+
+    def action_return_to_work(self, reason):
+        """Return lost or disqualified leads to work (over RPC too; ``reason`` required):
+        restored in their stage, the return logged with its reason, a new stay opened in
+        the stage history and the stale clock started again."""
+        reason = (reason or "").strip()
+        if not reason:
+            raise UserError(self.env._("Say why the leads return to work."))
+        leads = self.with_context(active_test=False).filtered(
+            lambda lead: lead.won_status == "lost" or not lead.active
+        )
+        if not leads:
+            raise UserError(self.env._("Only lost or archived leads can return to work."))
+        previous = {lead.id: lead.lost_reason_id.name or "-" for lead in leads}
+        with leads._regulation_restoring():
+            super(CrmLead, leads).action_restore()
+        leads.sudo().write({"date_last_stage_update": self.env.cr.now(), "stale_date": False})
+        subtype_id = self.env["ir.model.data"]._xmlid_to_res_id("crm_regulation.mt_lead_returned")
+        leads.sudo()._message_create(
+            [
+                {
+                    "author_id": self.env.user.partner_id.id,
+                    "model": self._name,
+                    "res_id": lead.id,
+                    "body": Markup("<p>%s</p><p>%s</p>")
+                    % (
+                        self.env._(
+                            "Returned to work by %(user)s (closed as: %(reason)s). Why:",
+                            user=self.env.user.name,
+                            reason=previous[lead.id],
+                        ),
+                        reason,
+                    ),
+                    "message_type": "comment",
+                    "subtype_id": subtype_id,
+                    "is_internal": True,
+                }
+                for lead in leads
+            ]
+        )
+        return True
+
+    def _regulation_check_reviewer(self):
+        if not self.env.user.has_group(REVIEWER_GROUP):
+            raise AccessError(
+                self.env._("Only the head of sales reviews losses and disqualifications.")
+            )
+
+    def _regulation_to_review(self):
+        return self.with_context(active_test=False).filtered(
+            lambda lead: lead.loss_review_state == "to_review"
+        )
+
+    def action_loss_review_confirm(self):
+        """The loss or disqualification is right: it leaves the review queue."""
+        self._regulation_check_reviewer()
+        self._regulation_to_review().sudo().write(
+            {
+                "loss_review_state": "confirmed",
+                "loss_reviewed_by_id": self.env.uid,
+                "loss_review_date": self.env.cr.now(),
+            }
+        )
+        return True
+
+    def action_loss_review_return(self):
+        """The loss or disqualification was wrong: return the leads to work (the dialog
+        asks why)."""
+        self._regulation_check_reviewer()
+        leads = self._regulation_to_review()
+        if not leads:
+            raise UserError(self.env._("These leads are not waiting for a review."))
+        return leads._regulation_restore_wizard_action(review=True)
+
+    def _regulation_return_reviewed(self, reason):
+        """Return to work from the review: the review records it."""
+        self._regulation_check_reviewer()
+        leads = self._regulation_to_review()
+        if not leads:
+            raise UserError(self.env._("These leads are not waiting for a review."))
+        leads.action_return_to_work(reason)
+        leads.sudo().write(
+            {
+                "loss_review_state": "returned",
+                "loss_reviewed_by_id": self.env.uid,
+                "loss_review_date": self.env.cr.now(),
+            }
+        )
 
     def action_set_lost(self, **additional_values):
         losing = self.env.cr.cache.setdefault(LOSING_KEY, set())

@@ -41,10 +41,27 @@ class StageSpec(NamedTuple):
     window_days: int
 
 
+class ReasonSpec(NamedTuple):
+    """A lost reason's category and requirements as plain data."""
+
+    id: int
+    category: str  # disqualification | loss
+    requires_comment: bool
+    requires_duplicate_of: bool
+
+
 class Regulation(NamedTuple):
     rules: tuple
     stages: dict  # stage id -> StageSpec, in pipeline order (crm.stage._order)
     enabled: bool  # anything to enforce or schedule at all
+    reasons: dict  # lost reason id -> ReasonSpec (archived ones too)
+
+    def stage_rank(self, stage_id):
+        """Position of a stage in the global stage order (pipelines are ordered alike)."""
+        for rank, other_id in enumerate(self.stages):
+            if other_id == stage_id:
+                return rank
+        return -1
 
     def pipeline(self, team_id):
         """Stage ids of a team's pipeline, in order (shared stages included)."""
@@ -196,8 +213,20 @@ class CrmRegulationRule(models.Model):
             or stage.entry_activity_plan_id
             for stage in stages
         )
+        reasons = (
+            self.env["crm.lost.reason"].sudo().with_context(active_test=False).search([])  # pylint: disable=no-search-all
+        )
         return Regulation(
             enabled=enabled,
+            reasons={
+                reason.id: ReasonSpec(
+                    id=reason.id,
+                    category=reason.category,
+                    requires_comment=reason.requires_comment,
+                    requires_duplicate_of=reason.requires_duplicate_of,
+                )
+                for reason in reasons
+            },
             rules=tuple(
                 RuleSpec(
                     id=rule.id,

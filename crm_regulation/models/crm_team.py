@@ -1,10 +1,127 @@
 import ast
 
-from odoo import fields, models
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
 
 
 class CrmTeam(models.Model):
     _inherit = "crm.team"
+
+    resource_calendar_id = fields.Many2one(
+        "resource.calendar",
+        string="Working Hours",
+        default=lambda self: self.env.company.resource_calendar_id,
+        help="Business hours of the team: deadlines are counted in these hours (the "
+        "company's working hours when empty).",
+    )
+    # qualification deadline
+    qualification_stage_id = fields.Many2one(
+        "crm.stage",
+        string="Qualified At Stage",
+        help="A new lead is qualified when it reaches this stage (or a later one). Empty: "
+        "no qualification deadline.",
+    )
+    qualification_hours = fields.Float(
+        string="Qualify Within (Business Hours)",
+        default=24,
+        help="New leads must reach the qualification stage, or be disqualified, within "
+        "this many working hours of the team.",
+    )
+    qualification_warning_hours = fields.Float(
+        string="Remind Before (Business Hours)",
+        default=4,
+        help="The salesperson gets a task this many working hours before the deadline; the "
+        "team leader is notified when it passes.",
+    )
+    # stale leads
+    stale_days = fields.Integer(
+        string="Stale After (Days)",
+        default=30,
+        help="An open lead with no stage move, no planned or done activity and no message "
+        "for this many days is flagged as stale and its salesperson informed. 0: never.",
+    )
+    stale_auto_lose = fields.Boolean(
+        string="Lose Stale Leads Automatically",
+        help="Stale leads still untouched after the grace period are lost with the reason "
+        "below (logged on the lead, reversible with “Return to Work”).",
+    )
+    stale_grace_days = fields.Integer(
+        string="Grace Period (Days)",
+        default=7,
+        help="Days between the stale flag and the automatic loss.",
+    )
+    stale_lost_reason_id = fields.Many2one(
+        "crm.lost.reason",
+        string="Reason for Automatic Loss",
+        default=lambda self: self.env.ref(
+            "crm_regulation.lost_reason_no_response", raise_if_not_found=False
+        ),
+        domain=[("category", "=", "loss")],
+    )
+    # duplicates
+    duplicate_policy = fields.Selection(
+        [("none", "Allow"), ("warn", "Warn"), ("block", "Block")],
+        string="Duplicate Leads",
+        default="none",
+        required=True,
+        help="What happens when a new lead has the email or phone of an open lead: allowed "
+        "silently, allowed with a warning naming the original and its owner, or refused.",
+    )
+    # anti-gaming
+    disqualification_alert_points = fields.Float(
+        string="Disqualification Alert (Points)",
+        default=20,
+        help="A salesperson is flagged in the outcome analysis when their disqualification "
+        "rate in a month is more than this many percentage points above the team's.",
+    )
+    disqualification_alert_min_leads = fields.Integer(
+        string="Alert From (Closed Leads)",
+        default=10,
+        help="Months in which a salesperson closed fewer leads are not flagged (too few to "
+        "judge).",
+    )
+
+    @api.constrains(
+        "qualification_hours",
+        "qualification_warning_hours",
+        "stale_days",
+        "stale_grace_days",
+        "disqualification_alert_points",
+        "disqualification_alert_min_leads",
+    )
+    def _check_regulation_settings(self):
+        for team in self:
+            if min(
+                team.qualification_hours,
+                team.qualification_warning_hours,
+                team.stale_days,
+                team.stale_grace_days,
+                team.disqualification_alert_points,
+                team.disqualification_alert_min_leads,
+            ) < 0:
+                raise ValidationError(
+                    self.env._("Team “%s”: hours, days and thresholds cannot be negative.", team.name)
+                )
+            if team.qualification_stage_id and team.qualification_hours <= 0:
+                raise ValidationError(
+                    self.env._(
+                        "Team “%s”: give the number of business hours to qualify a lead in.",
+                        team.name,
+                    )
+                )
+            if team.stale_auto_lose and not team.stale_lost_reason_id:
+                raise ValidationError(
+                    self.env._(
+                        "Team “%s”: choose the reason stale leads are lost with.", team.name
+                    )
+                )
+
+    def _regulation_calendar(self):
+        """The working calendar deadlines of the team are counted in."""
+        self.ensure_one()
+        return self.resource_calendar_id or self.company_id.resource_calendar_id or (
+            self.env.company.resource_calendar_id
+        )
 
     regulation_warning = fields.Text(
         compute="_compute_regulation_warning",

@@ -168,21 +168,21 @@ class TestRegulationEngine(CrmRegulationCommon):
 
     def test_lost_rule_through_the_lose_wizard(self):
         self._rule(
-            name="Losses need a reason",
+            name="Losses need the customer's email",
             target="lost",
-            required_field_ids=[(6, 0, self._field("lost_reason_id").ids)],
+            required_field_ids=[(6, 0, self._field("email_from").ids)],
         )
         lead = self._create_leads(1)
         wizard = (
             self.env["crm.lead.lost"]
             .with_user(self.user_salesman)
-            .create({"lead_ids": [(6, 0, lead.ids)]})
+            .create({"lead_ids": [(6, 0, lead.ids)], "lost_reason_id": self.lost_reason.id})
         )
         with self.assertRaises(UserError) as caught:
             wizard.action_lost_reason_apply()
-        self.assertIn("“Lead 0” → Lost: “Lost Reason” is empty.", str(caught.exception))
+        self.assertIn("“Lead 0” → Lost: “Email” is empty.", str(caught.exception))
         self.assertTrue(lead.active)
-        wizard.lost_reason_id = self.lost_reason
+        lead.email_from = "lead0@example.com"
         wizard.action_lost_reason_apply()
         self.assertEqual(lead.won_status, "lost")
         self.assertEqual(self.history(lead).end_reason, "lost")
@@ -192,11 +192,11 @@ class TestRegulationEngine(CrmRegulationCommon):
         lead.with_user(self.user_salesman).action_set_lost(lost_reason_id=self.lost_reason.id)
         lead.expected_revenue = 0
         with self.assertRaises(UserError) as caught:
-            lead.with_user(self.user_salesman).action_restore()
+            lead.with_user(self.user_salesman).action_return_to_work("Customer called back")
         self.assertIn("“Expected Revenue” is empty", str(caught.exception))
         self.assertFalse(lead.active)
         lead.expected_revenue = 10
-        lead.with_user(self.user_salesman).action_restore()
+        lead.with_user(self.user_salesman).action_return_to_work("Customer called back")
         self.assertTrue(lead.active)
 
     # ------------------------------------------------------------

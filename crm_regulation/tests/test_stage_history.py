@@ -39,7 +39,9 @@ class TestStageHistory(CrmRegulationCommon):
         self.assertEqual(self.open_stays(lead).stage_id, lead.stage_id)
 
     def test_create_lost_lead_has_no_open_stay(self):
-        lead = self._create_leads(1, active=False, probability=0)
+        lead = self._create_leads(
+            1, active=False, probability=0, lost_reason_id=self.lost_reason.id
+        )
         self.assertFalse(self.history(lead))
 
     def test_stage_change_closes_and_opens(self):
@@ -183,7 +185,7 @@ class TestStageHistory(CrmRegulationCommon):
         with self.at("2026-03-03 09:00:00"):
             lead.action_set_lost(lost_reason_id=self.lost_reason.id)
         with self.at("2026-03-10 09:00:00"):
-            lead.with_user(self.user_salesman).action_restore()
+            lead.with_user(self.user_salesman).action_return_to_work("Called back")
         self.assertTrue(lead.active)
         lost_stay, new_stay = self.history(lead)
         self.assertEqual(lost_stay.end_reason, "lost")
@@ -198,7 +200,7 @@ class TestStageHistory(CrmRegulationCommon):
         lead.action_set_lost(lost_reason_id=self.lost_reason.id)
         lead.write({"stage_id": self.stage_negotiation.id})
         self.assertEqual(len(self.history(lead)), 1)
-        lead.action_unarchive()
+        lead.action_return_to_work("Lost by mistake")
         self.assertEqual(self.open_stays(lead).stage_id, self.stage_negotiation)
 
     def test_import(self):
@@ -286,15 +288,30 @@ class TestStageHistory(CrmRegulationCommon):
         self.assertEqual(len(stays), 2)
 
     def test_addon_adds_only_its_own_columns_to_crm_lead(self):
-        """Uninstall safety: the only columns the addon adds to crm_lead are its own won
-        criteria, so uninstalling it drops no data of crm (the uninstall itself is checked
-        by the test command)."""
+        """Uninstall safety: the only columns the addon adds to crm_lead are its own fields
+        (won criteria, outcome, qualification, stale flag, loss review), so uninstalling it
+        drops no data of crm (the uninstall itself is checked by the test command)."""
         Lead = self.env["crm.lead"]
         own = [field for field in Lead._fields.values() if field._modules == ("crm_regulation",)]
         self.assertIn("stage_history_ids", [field.name for field in own])
         self.assertEqual(
             sorted(field.name for field in own if field.store and field.column_type),
-            ["contract_date", "contract_signed", "first_payment_date"],
+            [
+                "contract_date",
+                "contract_signed",
+                "duplicate_of_id",
+                "first_payment_date",
+                "loss_review_date",
+                "loss_review_state",
+                "loss_reviewed_by_id",
+                "lost_feedback",
+                "outcome",
+                "qualification_check_at",
+                "qualification_date",
+                "qualification_deadline",
+                "qualification_state",
+                "stale_date",
+            ],
         )
 
     def test_every_lead_has_exactly_its_current_stay(self):

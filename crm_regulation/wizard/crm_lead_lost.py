@@ -1,0 +1,86 @@
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools.mail import is_html_empty
+
+
+class CrmLeadLost(models.TransientModel):
+    """One dialog to lose or disqualify leads, whatever the path (button, kanban, list
+    action): it asks for what the reason requires; the leads' write path checks it again
+    with the regulation's rules targeting "lost" (so does RPC ``action_set_lost``)."""
+
+    _inherit = "crm.lead.lost"
+
+    category = fields.Selection(
+        [("loss", "Lost"), ("disqualification", "Disqualified")],
+        string="Outcome",
+        default="loss",
+        required=True,
+    )
+    lost_reason_id = fields.Many2one(domain="[('category', '=', category)]")
+    requires_comment = fields.Boolean(related="lost_reason_id.requires_comment")
+    requires_duplicate_of = fields.Boolean(related="lost_reason_id.requires_duplicate_of")
+    duplicate_of_id = fields.Many2one(
+        "crm.lead",
+        string="Original Lead",
+        domain="[('id', 'not in', lead_ids)]",
+        context={"active_test": False},
+    )
+
+    @api.onchange("category")
+    def _onchange_category(self):
+        if self.lost_reason_id.category != self.category:
+            self.lost_reason_id = False
+
+    def _check_lost_input(self):
+        self.ensure_one()
+        if not self.lead_ids:
+            raise UserError(self.env._("Choose the leads to close."))
+        if not self.lost_reason_id:
+            raise UserError(self.env._("Choose a reason."))
+        if self.requires_comment and is_html_empty(self.lost_feedback):
+            raise UserError(
+                self.env._("The reason “%s” requires a closing note.", self.lost_reason_id.name)
+            )
+        if self.requires_duplicate_of:
+            if not self.duplicate_of_id:
+                raise UserError(
+                    self.env._(
+                        "The reason “%s” requires the original lead.", self.lost_reason_id.name
+                    )
+                )
+            if self.duplicate_of_id in self.lead_ids:
+                raise UserError(
+                    self.env._("A lead cannot be the duplicate of itself: choose another lead.")
+                )
+
+    def action_lost_reason_apply(self):
+        self._check_lost_input()
+        # what the reason requires is written with the loss (the leads' write path checks
+        # it for every way of losing a lead)
+        values = {"lost_feedback": self.lost_feedback}
+        if self.requires_duplicate_of:
+            values["duplicate_of_id"] = self.duplicate_of_id.id
+        self.lead_ids.write(values)
+        return super().action_lost_reason_apply()
+
+    def action_merge_with_original(self):
+        """Merge the duplicates into the original lead with Odoo's merge dialog instead."""
+        self.ensure_one()
+        if not self.duplicate_of_id:
+            raise UserError(self.env._("Choose the original lead first."))
+        leads = self.duplicate_of_id | self.lead_ids
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Merge"),
+            "res_model": "crm.merge.opportunity",
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "new",
+            "context": {
+                "active_model": "crm.lead",
+                "active_ids": leads.ids,
+                "default_opportunity_ids": [(6, 0, leads.ids)],
+                "default_user_id": self.duplicate_of_id.user_id.id,
+                "default_team_id": self.duplicate_of_id.team_id.id,
+            },
+        }
