@@ -1,5 +1,7 @@
+# isort: skip_file
+# the mixin first: the other models inherit it
+from . import crm_regulation_config_mixin
 from . import (
-    crm_regulation_config_mixin,
     crm_lead,
     crm_lead_stage_history,
     crm_lost_reason,

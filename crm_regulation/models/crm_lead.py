@@ -1,7 +1,6 @@
-from typing import NamedTuple
-
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import NamedTuple
 
 from markupsafe import Markup
 
@@ -180,11 +179,18 @@ class CrmLead(models.Model):
         index="btree_not_null",
     )
     loss_reviewed_by_id = fields.Many2one(
-        "res.users", string="Reviewed By", compute="_compute_loss_review_state", store=True,
-        readonly=True, copy=False,
+        "res.users",
+        string="Reviewed By",
+        compute="_compute_loss_review_state",
+        store=True,
+        readonly=True,
+        copy=False,
     )
     loss_review_date = fields.Datetime(
-        string="Reviewed On", compute="_compute_loss_review_state", store=True, readonly=True,
+        string="Reviewed On",
+        compute="_compute_loss_review_state",
+        store=True,
+        readonly=True,
         copy=False,
     )
     # qualification deadline
@@ -457,7 +463,9 @@ class CrmLead(models.Model):
         """Transitions standing for leads that were lost before a write and still are."""
         judged = {transition.lead_id for transition in transitions}
         return [
-            Transition(lead_id, team_id or 0, stage_id or 0, stage_id or 0, False, False, False, True)
+            Transition(
+                lead_id, team_id or 0, stage_id or 0, stage_id or 0, False, False, False, True
+            )
             for lead_id, stage_id, active, probability, team_id, _user, _company in rows
             if lead_id not in judged and before[lead_id][2] and not active and probability == 0
         ]
@@ -949,7 +957,8 @@ class CrmLead(models.Model):
         waiting = [
             row
             for row in rows
-            if row[0] in moved and caches["qualification_state"][row[0]] in ("pending", "warned", "overdue")
+            if row[0] in moved
+            and caches["qualification_state"][row[0]] in ("pending", "warned", "overdue")
         ]
         if waiting:
             settled = leads._qualification_settled(waiting, regulation)
@@ -1042,7 +1051,7 @@ class CrmLead(models.Model):
         One indexed query finds what is due; batches are locked (several workers skip
         each other's leads), re-checked after the lock, and committed with their state,
         so that nothing is notified twice."""
-        now = self.env.cr.now()
+        now = fields.Datetime.now()
         due = self.with_context(active_test=False)._search(
             [("qualification_check_at", "<=", now)], order="qualification_check_at, id"
         )
@@ -1107,9 +1116,9 @@ class CrmLead(models.Model):
                 }
             )
         if values_list:
-            self.env["mail.activity"].sudo().with_context(
-                mail_activity_quick_update=True
-            ).create(values_list)
+            self.env["mail.activity"].sudo().with_context(mail_activity_quick_update=True).create(
+                values_list
+            )
         near.write({"qualification_state": "warned"})
         for lead in near:  # next look: at the deadline (one UPDATE at flush)
             lead.qualification_check_at = lead.qualification_deadline
@@ -1121,7 +1130,9 @@ class CrmLead(models.Model):
                     % lead.with_context(lang=leader.lang).env._(
                         "The qualification deadline of this lead (%(deadline)s) has passed; "
                         "salesperson: %(user)s.",
-                        deadline=format_datetime(lead.with_user(leader).env, lead.qualification_deadline),
+                        deadline=format_datetime(
+                            lead.with_user(leader).env, lead.qualification_deadline
+                        ),
                         user=lead.user_id.name or lead.env._("nobody"),
                     ),
                     partner_ids=leader.partner_id.ids,
@@ -1203,7 +1214,7 @@ class CrmLead(models.Model):
         still untouched after the grace period where the team asks for it. Batched,
         locked and committed like the qualification watcher; each step's query returns
         only what is still to do, so that a rerun does nothing twice."""
-        now = self.env.cr.now()
+        now = fields.Datetime.now()
         queries = self._stale_due_sql(now)
         done = 0
         for step, process in (
@@ -1480,7 +1491,7 @@ class CrmLead(models.Model):
             raise UserError(self.env._("Only lost or archived leads can return to work."))
         previous = {lead.id: lead.lost_reason_id.name or "-" for lead in leads}
         with leads._regulation_restoring():
-            super(CrmLead, leads).action_restore()
+            leads.action_restore()
         leads.sudo().write({"date_last_stage_update": self.env.cr.now(), "stale_date": False})
         subtype_id = self.env["ir.model.data"]._xmlid_to_res_id("crm_regulation.mt_lead_returned")
         leads.sudo()._message_create(

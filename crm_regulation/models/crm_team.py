@@ -77,11 +77,13 @@ class CrmTeam(models.Model):
     disqualification_alert_min_leads = fields.Integer(
         string="Alert From (Closed Leads)",
         default=10,
-        help="Months in which a salesperson closed fewer leads are not flagged (too few to "
-        "judge).",
+        help="Months in which a salesperson closed fewer leads are not flagged (too few to judge).",
     )
 
     @api.constrains(
+        "qualification_stage_id",
+        "stale_auto_lose",
+        "stale_lost_reason_id",
         "qualification_hours",
         "qualification_warning_hours",
         "stale_days",
@@ -91,16 +93,21 @@ class CrmTeam(models.Model):
     )
     def _check_regulation_settings(self):
         for team in self:
-            if min(
-                team.qualification_hours,
-                team.qualification_warning_hours,
-                team.stale_days,
-                team.stale_grace_days,
-                team.disqualification_alert_points,
-                team.disqualification_alert_min_leads,
-            ) < 0:
+            if (
+                min(
+                    team.qualification_hours,
+                    team.qualification_warning_hours,
+                    team.stale_days,
+                    team.stale_grace_days,
+                    team.disqualification_alert_points,
+                    team.disqualification_alert_min_leads,
+                )
+                < 0
+            ):
                 raise ValidationError(
-                    self.env._("Team “%s”: hours, days and thresholds cannot be negative.", team.name)
+                    self.env._(
+                        "Team “%s”: hours, days and thresholds cannot be negative.", team.name
+                    )
                 )
             if team.qualification_stage_id and team.qualification_hours <= 0:
                 raise ValidationError(
@@ -111,16 +118,16 @@ class CrmTeam(models.Model):
                 )
             if team.stale_auto_lose and not team.stale_lost_reason_id:
                 raise ValidationError(
-                    self.env._(
-                        "Team “%s”: choose the reason stale leads are lost with.", team.name
-                    )
+                    self.env._("Team “%s”: choose the reason stale leads are lost with.", team.name)
                 )
 
     def _regulation_calendar(self):
         """The working calendar deadlines of the team are counted in."""
         self.ensure_one()
-        return self.resource_calendar_id or self.company_id.resource_calendar_id or (
-            self.env.company.resource_calendar_id
+        return (
+            self.resource_calendar_id
+            or self.company_id.resource_calendar_id
+            or (self.env.company.resource_calendar_id)
         )
 
     regulation_warning = fields.Text(

@@ -13,13 +13,24 @@ class CrmLeadOutcomeReport(models.Model):
     _auto = False
     _order = "date_closed desc"
     _rec_name = "lead_id"
+    _depends = {
+        "crm.lead": [
+            "date_closed",
+            "user_id",
+            "team_id",
+            "company_id",
+            "lost_reason_id",
+            "outcome",
+        ],
+        "crm.team": ["disqualification_alert_points", "disqualification_alert_min_leads"],
+    }
 
-    lead_id = fields.Many2one("crm.lead", string="Lead", readonly=True)
+    lead_id = fields.Many2one("crm.lead", readonly=True)
     date_closed = fields.Datetime(string="Closed On", readonly=True)
     period = fields.Date(string="Month", readonly=True)
     user_id = fields.Many2one("res.users", string="Salesperson", readonly=True)
     team_id = fields.Many2one("crm.team", string="Sales Team", readonly=True)
-    company_id = fields.Many2one("res.company", string="Company", readonly=True)
+    company_id = fields.Many2one("res.company", readonly=True)
     lost_reason_id = fields.Many2one("crm.lost.reason", string="Reason", readonly=True)
     outcome = fields.Selection(
         [("won", "Won"), ("lost", "Lost"), ("disqualified", "Disqualified")], readonly=True

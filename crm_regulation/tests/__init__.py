@@ -1,4 +1,7 @@
 from . import (
+    test_disqualification,
+    test_duplicates_and_outcomes,
+    test_lead_watchers,
     test_regulation_config,
     test_regulation_engine,
     test_regulation_rpc,
