@@ -22,7 +22,7 @@ configuration is measured once, on the benchmark's own database. Printed, per du
    to the raw count;
 3. the whole cron run (once): time, ms per lead, and the ratio to a plain-ORM estimate
    (raw count + N x the cost of one notification made the plain ORM way, measured on a
-   sample of leads and rolled back);
+   sample of settled leads, committed like the crons' batches: the commit sends emails);
 4. a second cron run right after, which must find and process nothing;
 5. EXPLAIN (ANALYZE, BUFFERS) of each due query, in one line (``--full-plans``: whole).
 """
@@ -413,7 +413,11 @@ def run_cron(registry, method, steps):
         env = api.Environment(cr, SUPERUSER_ID, {})
         Lead = type(env["crm.lead"])
         targets = [(Lead, step) for step in steps]
-        targets += [(Lead, "try_lock_for_update"), (type(env["ir.cron"]), "_commit_progress")]
+        targets += [
+            (Lead, "try_lock_for_update"),
+            (type(env["ir.cron"]), "_commit_progress"),
+            (type(env["mail.mail"]), "send"),  # at commit: the emails of the notifications
+        ]
         with timed_methods({}, *targets) as spent:
             start = time.perf_counter()
             done = getattr(env["crm.lead"], method)()
@@ -423,8 +427,10 @@ def run_cron(registry, method, steps):
 
 
 def stock_costs(registry, team_id, sample):
-    """Seconds per lead of each notification made the plain ORM way, one lead at a time,
-    on ``sample`` settled leads (after 10 for warm-up), rolled back."""
+    """Per lead, (seconds, of which at commit) of each notification made the plain ORM way,
+    one lead at a time, on ``sample`` settled leads (after 10 for warm-up), then committed
+    like the crons' batches: the commit flushes, and sends the notification emails. Each
+    kind gets its own leads (settled leads: no due set changes)."""
     qualify = "crm_regulation.mail_activity_type_qualify"
 
     def activity(lead):  # no assignment email: the watcher sends none either
@@ -447,24 +453,38 @@ def stock_costs(registry, team_id, sample):
         message(lead)
 
     costs = {}
-    for name, notify in (("activity", activity), ("message", message), ("lose", lose)):
+    kinds = (("activity", activity), ("message", message), ("lose", lose))
+    for i, (name, notify) in enumerate(kinds):
         with registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
             leads = env["crm.lead"].search(
                 [("team_id", "=", team_id), ("color", "=", len(SETS) + 1)],
+                offset=i * (sample + 10),
                 limit=sample + 10,
                 order="id",
             )
             for lead in leads[:10]:
                 notify(lead)
-            env.flush_all()
+            cr.commit()
             start = time.perf_counter()
             for lead in leads[10:]:
                 notify(lead)
-            env.flush_all()
-            costs[name] = (time.perf_counter() - start) / len(leads[10:])
-            cr.rollback()
+            committing = time.perf_counter()
+            cr.commit()
+            end = time.perf_counter()
+        measured = len(leads[10:])
+        costs[name] = ((end - start) / measured, (end - committing) / measured)
     return costs
+
+
+def spent_line(spent):
+    """The time of the timed methods of a cron run, in one line: processing steps, locks,
+    commits (flush, then the emails of the notifications sent one by one)."""
+    spent = dict(spent)
+    commits, send = spent.pop("_commit_progress", 0.0), spent.pop("send", 0.0)
+    lock = spent.pop("try_lock_for_update", 0.0)
+    steps = ", ".join(f"{name.strip('_')} {seconds:.2f} s" for name, seconds in spent.items())
+    return f"{steps}, locks {lock:.2f} s, commits {commits:.2f} s (sending emails {send:.2f} s)"
 
 
 def count(registry, query):
@@ -562,10 +582,11 @@ def main():
             print(f"\n-- plan: {title}")
             print("\n".join(plan))
 
-    print(f"\n== plain-ORM cost of a notification ({args.sample} leads, rolled back) ==")
+    print(f"\n== plain-ORM cost of a notification ({args.sample} leads, committed) ==")
     costs = stock_costs(registry, team_id, args.sample)
-    for name, cost in costs.items():
-        print(f"  {name:8}: {cost * 1000:6.2f} ms/lead")
+    for name, (cost, at_commit) in costs.items():
+        print(f"  {name:8}: {cost * 1000:6.2f} ms/lead, of which {at_commit * 1000:5.2f} at commit")
+    costs = {name: cost for name, (cost, _at_commit) in costs.items()}
 
     print("\n== qualification watcher ==")
     activities = SQL("SELECT count(*) FROM mail_activity WHERE activity_type_id = %s", qualify_type)
@@ -578,10 +599,7 @@ def main():
         f"run 1: {done:,} leads in {elapsed:.2f} s = {elapsed * 1000 / max(done, 1):.2f} ms/lead"
         f" | {count(registry, activities) - before:,} activities created"
     )
-    print(
-        "  of which: "
-        + ", ".join(f"{name.strip('_')} {seconds:.2f} s" for name, seconds in spent.items())
-    )
+    print(f"  of which: {spent_line(spent)}")
     print(
         f"  plain-ORM estimate (raw count + {sizes['near']:,} activities + {sizes['overdue']:,} "
         f"messages): {model:.2f} s; ratio cron / estimate {elapsed / model:.2f}"
@@ -614,10 +632,7 @@ def main():
         f"run 1: {done:,} leads in {elapsed:.2f} s = {elapsed * 1000 / max(done, 1):.2f} ms/lead"
         f" ({due:,} due)"
     )
-    print(
-        "  of which: "
-        + ", ".join(f"{name.strip('_')} {seconds:.2f} s" for name, seconds in spent.items())
-    )
+    print(f"  of which: {spent_line(spent)}")
     print(
         f"  plain-ORM estimate (raw counts + {sizes['flag']:,} messages + {sizes['lose']:,} "
         f"losses with a message, unflag free): {model:.2f} s; ratio cron / estimate "

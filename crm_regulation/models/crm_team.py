@@ -305,7 +305,77 @@ class CrmTeam(models.Model):
             "stage_rules": stage_rules,
             "won_rules": [describe(rule) for rule in team_rules if rule.target == "won"],
             "lost_rules": [describe(rule) for rule in team_rules if rule.target == "lost"],
+            "reasons": self._regulation_reason_lines(),
+            "deadlines": self._regulation_deadline_lines(),
         }
+
+    def _regulation_reason_lines(self):
+        """The reasons a lead is closed with, by category, and what each requires."""
+        reasons = self.env["crm.lost.reason"].search([], order="name")
+        categories = dict(reasons._fields["category"]._description_selection(self.env))
+        lines = []
+        for category in ("disqualification", "loss"):
+            for reason in reasons.filtered(lambda r, c=category: r.category == c):
+                notes = []
+                if reason.requires_comment:
+                    notes.append(self.env._("closing note required"))
+                if reason.requires_duplicate_of:
+                    notes.append(self.env._("the original lead required"))
+                if not reason.revivable:
+                    notes.append(self.env._("never revived"))
+                lines.append(
+                    {
+                        "category": categories[category],
+                        "name": reason.name,
+                        "notes": ", ".join(notes),
+                    }
+                )
+        return lines
+
+    def _regulation_deadline_lines(self):
+        """The team's deadlines and duplicate policy, in words."""
+        self.ensure_one()
+        env = self.env
+        calendar = self._regulation_calendar()
+        lines = []
+        if self.qualification_stage_id and self.qualification_hours:
+            lines.append(
+                env._(
+                    "A new lead reaches “%(stage)s” or is disqualified within %(hours)s "
+                    "business hours (%(calendar)s); the salesperson is reminded %(warning)s "
+                    "hours before, the team leader is notified when the deadline passes.",
+                    stage=self.qualification_stage_id.name,
+                    hours=f"{self.qualification_hours:g}",
+                    calendar=calendar.name or "-",
+                    warning=f"{self.qualification_warning_hours:g}",
+                )
+            )
+        if self.stale_days:
+            line = env._(
+                "A lead without a stage move, activity or message for %s days is flagged as "
+                "stale and its salesperson told.",
+                self.stale_days,
+            )
+            if self.stale_auto_lose:
+                line += " " + env._(
+                    "%(days)s days later, still untouched, it is lost (“%(reason)s”).",
+                    days=self.stale_grace_days,
+                    reason=self.stale_lost_reason_id.name,
+                )
+            lines.append(line)
+        policy = {
+            "warn": env._(
+                "A new lead with the email or phone of an open lead is flagged as a "
+                "possible duplicate, naming the original's owner."
+            ),
+            "block": env._(
+                "A new lead with the email or phone of an open lead is refused; "
+                "work continues on the original."
+            ),
+        }.get(self.duplicate_policy)
+        if policy:
+            lines.append(policy)
+        return lines
 
     def _regulation_domain_text(self, domain_text):
         """A rule's domain in words when it is a plain list of conditions, else as is."""

@@ -287,3 +287,30 @@ class TestRegulationConfig(CrmRegulationCommon):
             .decode()
         )
         self.assertIn("Won only after contract and first payment", html)
+
+    def test_document_states_deadlines_and_reasons(self):
+        self.team.write(
+            {
+                "qualification_stage_id": self.stage_qualification.id,
+                "qualification_hours": 16,
+                "stale_days": 20,
+                "stale_auto_lose": True,
+                "stale_grace_days": 3,
+                "duplicate_policy": "block",
+            }
+        )
+        html = (
+            self.env["ir.actions.report"]
+            .with_user(self.user_salesman)
+            ._render_qweb_html("crm_regulation.action_report_sales_regulation_html", self.team.ids)[
+                0
+            ]
+            .decode()
+        )
+        self.assertIn("reaches “Qualification” or is disqualified within 16 business hours", html)
+        self.assertIn("for 20 days is flagged as stale", html)
+        self.assertIn("3 days later, still untouched, it is lost (“No response”)", html)
+        self.assertIn("is refused; work continues on the original", html)
+        self.assertIn("Spam", html)
+        self.assertIn("the original lead required", html)
+        self.assertIn("never revived", html)
