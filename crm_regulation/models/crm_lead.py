@@ -1570,7 +1570,8 @@ class CrmLead(models.Model):
         ids = set(self.ids) - losing
         losing.update(ids)
         try:
-            return super().action_set_lost(**additional_values)
+            # crm returns None (from action_archive): True, so that XML-RPC can answer
+            return super().action_set_lost(**additional_values) or True
         finally:
             losing.difference_update(ids)
 

@@ -87,3 +87,31 @@ class TestRegulationRpc(CrmRegulationCommon, HttpCase):
         self.assertIn("Регламент продаж этого не допускает:", caught.exception.faultString)
         self.assertIn("не заполнено", caught.exception.faultString)
         self.assertIn("Ничего не изменено.", caught.exception.faultString)
+
+    def test_rpc_lose_disqualify_and_return_to_work(self):
+        """RPC action_set_lost: the reason and its requirements are enforced; a return to
+        work over RPC needs its reason too."""
+        original, lead = self._create_leads(2)
+        duplicate = self.env.ref("crm_regulation.lost_reason_duplicate")
+        with self.assertRaises(Fault) as caught:
+            self.call("action_set_lost", lead.ids)
+        self.assertIn("“Lead 1” → Lost: a lost reason is required.", caught.exception.faultString)
+        with self.assertRaises(Fault) as caught:
+            self.call("action_set_lost", lead.ids, lost_reason_id=duplicate.id)
+        self.assertIn("the reason requires the original lead", caught.exception.faultString)
+        lead.invalidate_recordset()
+        self.assertTrue(lead.active)
+        self.call(
+            "action_set_lost", lead.ids, lost_reason_id=duplicate.id, duplicate_of_id=original.id
+        )
+        lead.invalidate_recordset()
+        self.assertEqual(lead.outcome, "disqualified")
+        with self.assertRaises(Fault) as caught:
+            self.call("write", lead.ids, {"active": True})
+        self.assertIn("a lost lead returns to work with a reason", caught.exception.faultString)
+        with self.assertRaises(Fault):
+            self.call("action_return_to_work", lead.ids, "")
+        self.call("action_return_to_work", lead.ids, "Not a duplicate: another project")
+        lead.invalidate_recordset()
+        self.assertTrue(lead.active)
+        self.assertEqual(lead.outcome, "open")
