@@ -381,3 +381,33 @@ class TestDisqualification(CrmRegulationCommon):
             lambda value: value.field_id.name == "loss_review_state"
         )
         self.assertEqual(tracked.mapped("new_value_char"), ["Confirmed"])
+
+    def test_views_offer_disqualify_and_outcome_everywhere(self):
+        Lead = self.env["crm.lead"].with_user(self.user_salesman)
+        for view_type, xmlid in (
+            ("form", "crm.crm_lead_view_form"),
+            ("kanban", "crm.crm_case_kanban_view_leads"),
+            ("list", "crm.crm_case_tree_view_oppor"),
+            ("list", "crm.crm_case_tree_view_leads"),
+        ):
+            arch = Lead.get_view(self.env.ref(xmlid).id, view_type)["arch"]
+            self.assertIn("Disqualify", arch, xmlid)
+        search = Lead.get_view(self.env.ref("crm.view_crm_case_opportunities_filter").id, "search")[
+            "arch"
+        ]
+        for name in (
+            "filter_outcome_lost",
+            "filter_outcome_disqualified",
+            "group_outcome",
+            "stale",
+            "qualification_overdue",
+            "loss_to_review",
+        ):
+            self.assertIn(f'name="{name}"', search)
+        # the review buttons are the head of sales'
+        form_id = self.env.ref("crm.crm_lead_view_form").id
+        self.assertNotIn("action_loss_review_confirm", Lead.get_view(form_id, "form")["arch"])
+        manager_form = (
+            self.env["crm.lead"].with_user(self.user_manager).get_view(form_id, "form")["arch"]
+        )
+        self.assertIn("action_loss_review_confirm", manager_form)
