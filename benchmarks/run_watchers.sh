@@ -4,6 +4,7 @@
 # database is the benchmark's own, dropped at the end (KEEP_DBS=1 keeps it).
 #   benchmarks/run_watchers.sh                          # 1,000,000 open leads
 #   WATCHER_LEADS=20000 benchmarks/run_watchers.sh      # a quick try
+#   benchmarks/run_watchers.sh --full-plans             # arguments go to bench_watchers.py
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
 
 CONF="$ODOO_DIR/bench_watchers.conf"
@@ -24,7 +25,7 @@ odoo_bin -c "$CONF" -d "$DB" -i crm_regulation --stop-after-init --no-http \
 
 cd "$ROOT/benchmarks"
 "$VENV/bin/python" bench_watchers.py -c "$CONF" -d "$DB" \
-    --leads "${WATCHER_LEADS:-1000000}" | tee "$ROOT/.odoo/bench_watchers.log"
+    --leads "${WATCHER_LEADS:-1000000}" "$@" | tee "$ROOT/.odoo/bench_watchers.log"
 if [ "${KEEP_DBS:-0}" != 1 ]; then
     drop_db "$DB"
 fi
