@@ -24,7 +24,7 @@ odoo_bin -c "$CONF" -d "$DB" -i crm_regulation --stop-after-init --no-http \
     || die "could not create $DB."
 
 cd "$ROOT/benchmarks"
-"$VENV/bin/python" bench_watchers.py -c "$CONF" -d "$DB" \
+"$VENV/bin/python" -u bench_watchers.py -c "$CONF" -d "$DB" \
     --leads "${WATCHER_LEADS:-1000000}" "$@" | tee "$ROOT/.odoo/bench_watchers.log"
 if [ "${KEEP_DBS:-0}" != 1 ]; then
     drop_db "$DB"

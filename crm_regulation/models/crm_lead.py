@@ -430,8 +430,6 @@ class CrmLead(models.Model):
         became_lost = vals.get("probability", 1) == 0
         sync = became_lost or STAY_FIELDS.intersection(vals)
         rows = self._regulation_cache_values(STATE_FIELDS) if before or sync else None
-        if before and rows is None:
-            rows = self._regulation_cache_values(STATE_FIELDS)
         transitions = (
             self._regulation_transitions(before, rows, regulation, "probability" in vals)
             if before
@@ -998,14 +996,13 @@ class CrmLead(models.Model):
         team's qualification stage), closed or archived."""
         settings = self._qualification_settings({row[4] for row in rows})
         settled = []
-        for lead_id, stage_id, active, probability, team_id, _user, _company in rows:
+        for lead_id, stage_id, active, _probability, team_id, _user, _company in rows:
             stage = regulation.stages.get(stage_id)
             setting = settings.get(team_id)
             if (
                 not active
                 or not stage
                 or stage.is_won
-                or probability == 0
                 or not setting
                 or regulation.stage_rank(stage_id) >= regulation.stage_rank(setting[0])
             ):
@@ -1099,18 +1096,19 @@ class CrmLead(models.Model):
             user = lead.user_id or lead.team_id.user_id
             if not user:
                 continue
+            user_lead = lead.with_user(user).with_context(lang=user.lang)
             values_list.append(
                 {
                     "res_model_id": model_id,
                     "res_id": lead.id,
                     "activity_type_id": activity_type.id,
-                    "summary": self.with_user(user).env._(
+                    "summary": user_lead.env._(
                         "Qualify before %s",
-                        format_datetime(self.with_user(user).env, lead.qualification_deadline),
+                        format_datetime(user_lead.env, lead.qualification_deadline),
                     ),
                     "user_id": user.id,
                     "date_deadline": fields.Date.context_today(
-                        self.with_user(user), lead.qualification_deadline
+                        user_lead, lead.qualification_deadline
                     ),
                     "automated": True,
                 }
