@@ -311,7 +311,7 @@ class CrmTeam(models.Model):
 
     def _regulation_reason_lines(self):
         """The reasons a lead is closed with, by category, and what each requires."""
-        reasons = self.env["crm.lost.reason"].search([], order="name")
+        reasons = self.env["crm.lost.reason"].search([("category", "!=", False)], order="name")
         categories = dict(reasons._fields["category"]._description_selection(self.env))
         lines = []
         for category in ("disqualification", "loss"):

@@ -80,14 +80,16 @@ class TestDisqualification(CrmRegulationCommon):
         )
 
     def test_reason_in_use_cannot_be_deleted(self):
+        reason = self.env["crm.lost.reason"].create({"name": "Went silent"})
         lead = self._create_leads(1)
-        lead.action_set_lost(lost_reason_id=self.no_response.id)
-        with self.refused("archive them instead: “No response” (1 leads)"):
-            self.no_response.unlink()
-        self.no_response.action_archive()
-        self.assertFalse(self.no_response.active)
+        lead.action_set_lost(lost_reason_id=reason.id)
+        with self.refused("archive them instead: “Went silent” (1 leads)"):
+            reason.with_user(self.user_manager).unlink()
+        reason.with_user(self.user_manager).action_archive()
+        self.assertFalse(reason.active)
+        self.assertEqual(lead.lost_reason_id, reason)
         unused = self.env["crm.lost.reason"].create({"name": "Unused"})
-        unused.unlink()
+        unused.with_user(self.user_manager).unlink()
         self.assertFalse(unused.exists())
 
     # ------------------------------------------------------------
