@@ -1073,7 +1073,8 @@ class CrmLead(models.Model):
             locked = set(batch.ids)
             todo = [lead_id for lead_id in todo if lead_id not in locked]
             batch.invalidate_recordset()  # what another worker committed before our lock
-            process(batch.sudo())
+            # notification emails go to the mail queue, not sent at each batch's commit
+            process(batch.sudo().with_context(mail_notify_force_send=False))
             done += len(batch)
             if not Cron._commit_progress(len(batch), remaining=len(todo)):
                 break
@@ -1184,6 +1185,10 @@ class CrmLead(models.Model):
                 """SELECT l.id FROM crm_lead l JOIN crm_team t ON t.id = l.team_id
                 WHERE t.stale_days > 0 AND %(open)s AND l.stale_date IS NULL
                   AND l.date_last_stage_update < %(now)s - make_interval(days => t.stale_days)
+                  -- the same bound with the smallest setting: an index range on
+                  -- date_last_stage_update (the team's own bound alone cannot use one)
+                  AND l.date_last_stage_update < %(now)s - make_interval(days => (
+                      SELECT min(stale_days) FROM crm_team WHERE stale_days > 0))
                   AND NOT %(touched)s
                 ORDER BY l.id""",
                 open=open_lead,
@@ -1197,6 +1202,8 @@ class CrmLead(models.Model):
                 WHERE l.stale_date IS NOT NULL AND %(open)s
                   AND t.stale_auto_lose AND t.stale_lost_reason_id IS NOT NULL
                   AND l.stale_date <= %(now)s - make_interval(days => t.stale_grace_days)
+                  AND l.stale_date <= %(now)s - make_interval(days => (
+                      SELECT min(stale_grace_days) FROM crm_team WHERE stale_auto_lose))
                   AND NOT %(touched)s
                 ORDER BY l.id""",
                 open=open_lead,
