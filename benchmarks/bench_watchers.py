@@ -335,7 +335,7 @@ def due_queries(env, team, now):
                 touched_sql(SQL("l.stale_date")),
             ),
             stale["unflag"],
-            lambda: env.execute_query(stale["unflag"]),
+            lambda: Lead._stale_execute(stale["unflag"]),
         ),
         "stale flag": (
             SQL(
@@ -348,7 +348,7 @@ def due_queries(env, team, now):
                 touched_sql(since, untouched=True),
             ),
             stale["flag"],
-            lambda: env.execute_query(stale["flag"]),
+            lambda: Lead._stale_execute(stale["flag"]),
         ),
         "stale lose": (
             SQL(
@@ -360,7 +360,7 @@ def due_queries(env, team, now):
                 touched_sql(SQL("l.stale_date"), untouched=True),
             ),
             stale["lose"],
-            lambda: env.execute_query(stale["lose"]),
+            lambda: Lead._stale_execute(stale["lose"]),
         ),
     }
 

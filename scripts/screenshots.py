@@ -69,11 +69,20 @@ class Browser:
             if message.get("id") == call_id:
                 return message.get("result", {})
 
-    def shot(self, url, path, wait=12.0, click=None):
+    def shot(self, url, path, wait=12.0, click=None, click_text=None):
+        """Screenshot of ``url``, after clicking the element matching the CSS selector
+        ``click`` or the button whose text is ``click_text``, if given."""
         self.call("Page.navigate", url=url)
         time.sleep(wait)
         if click:
             self.call("Runtime.evaluate", expression=f"document.querySelector('{click}').click()")
+            time.sleep(wait / 2)
+        if click_text:
+            self.call(
+                "Runtime.evaluate",
+                expression="[...document.querySelectorAll('button')]"
+                f".find((b) => b.textContent.trim() === {json.dumps(click_text)}).click()",
+            )
             time.sleep(wait / 2)
         data = self.call("Page.captureScreenshot", format="png")["data"]
         path.write_bytes(base64.b64decode(data))
@@ -158,6 +167,27 @@ def main():
         browser.shot(
             f"{args.url}/odoo/action-crm_regulation.crm_regulation_rule_action",
             OUT / "screenshot_rules.png",
+        )
+        # disqualification vs loss: the dialog, the review queue, the outcome analysis
+        open_ids = rpc(
+            "crm.lead",
+            "search",
+            [("team_id.name", "=", "Residential Sales"), ("stage_id.name", "=", "New Lead")],
+            limit=1,
+        )
+        if open_ids:
+            browser.shot(
+                f"{args.url}/odoo/crm/{open_ids[0]}",
+                OUT / "screenshot_disqualify_dialog.png",
+                click_text="Disqualify",
+            )
+        browser.shot(
+            f"{args.url}/odoo/action-crm_regulation.crm_lead_loss_review_action",
+            OUT / "screenshot_loss_review.png",
+        )
+        browser.shot(
+            f"{args.url}/odoo/action-crm_regulation.crm_lead_outcome_report_action",
+            OUT / "screenshot_outcomes.png",
         )
         team_ids = rpc("crm.team", "search", [("name", "=", "Residential Sales")], limit=1)
         if team_ids:
