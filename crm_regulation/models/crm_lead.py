@@ -36,6 +36,7 @@ SYSTEM_FIELDS = frozenset(
         "loss_review_state",
         "loss_reviewed_by_id",
         "loss_review_date",
+        "outcome",
     }
 )
 # Who reviews losses and disqualifications (head of sales).
@@ -148,9 +149,9 @@ class CrmLead(models.Model):
             ("lost", "Lost"),
             ("disqualified", "Disqualified"),
         ],
-        compute="_compute_outcome",
-        store=True,
-        index=True,
+        default="open",
+        readonly=True,
+        copy=False,
         help="Disqualified: closed with a reason of the disqualification category (spam, "
         "duplicate, existing customer…), left out of conversion. Lost: a real opportunity "
         "lost.",
@@ -171,8 +172,6 @@ class CrmLead(models.Model):
     loss_review_state = fields.Selection(
         [("to_review", "To Review"), ("confirmed", "Confirmed"), ("returned", "Returned to Work")],
         string="Loss Review",
-        compute="_compute_loss_review_state",
-        store=True,
         readonly=True,
         copy=False,
         tracking=True,
@@ -181,15 +180,11 @@ class CrmLead(models.Model):
     loss_reviewed_by_id = fields.Many2one(
         "res.users",
         string="Reviewed By",
-        compute="_compute_loss_review_state",
-        store=True,
         readonly=True,
         copy=False,
     )
     loss_review_date = fields.Datetime(
         string="Reviewed On",
-        compute="_compute_loss_review_state",
-        store=True,
         readonly=True,
         copy=False,
     )
@@ -233,37 +228,8 @@ class CrmLead(models.Model):
         "number of days; cleared when it is touched again.",
     )
 
-    @api.depends("won_status", "lost_reason_id.category")
-    def _compute_outcome(self):
-        categories = {}
-        for lead in self:
-            if lead.won_status == "won":
-                lead.outcome = "won"
-            elif lead.won_status == "lost":
-                reason = lead.lost_reason_id
-                if reason not in categories:
-                    categories[reason] = reason.sudo().category
-                lead.outcome = (
-                    "disqualified" if categories[reason] == "disqualification" else "lost"
-                )
-            else:
-                lead.outcome = "open"
-
-    @api.depends("won_status")
-    def _compute_loss_review_state(self):
-        """Every new loss or disqualification is to be reviewed; leaving the lost state
-        forgets an unfinished or confirmed review, a lead returned to work by its review
-        keeps that mark."""
-        for lead in self:
-            if lead.won_status == "lost":
-                if lead.loss_review_state not in ("to_review", "confirmed"):
-                    lead.loss_review_state = "to_review"
-                    lead.loss_reviewed_by_id = False
-                    lead.loss_review_date = False
-            elif lead.loss_review_state in ("to_review", "confirmed"):
-                lead.loss_review_state = False
-                lead.loss_reviewed_by_id = False
-                lead.loss_review_date = False
+    # closed leads only: a stage move of an open lead adds no entry to it
+    _outcome_closed_idx = models.Index("(outcome) WHERE outcome <> 'open'")
 
     @api.constrains("duplicate_of_id")
     def _check_duplicate_of(self):
@@ -407,6 +373,7 @@ class CrmLead(models.Model):
         if checked:
             leads._regulation_enforce(checked, regulation)
         leads._regulation_check_duplicates()
+        leads._regulation_sync_outcome(regulation)
         self.env["crm.lead.stage.history"]._sync_leads(leads, date_in_from_lead=True, rows=rows)
         if transitions:
             leads._regulation_schedule_entry_activities(transitions, regulation)
@@ -444,12 +411,53 @@ class CrmLead(models.Model):
             self._regulation_enforce(
                 self._regulation_lost_already(before, rows, transitions), regulation, rules=False
             )
+        if before:
+            self._regulation_sync_outcome(regulation)
         if sync:
             self.env["crm.lead.stage.history"]._sync_leads(self, became_lost=became_lost, rows=rows)
         if transitions:
             self._regulation_schedule_entry_activities(transitions, regulation)
             self._regulation_after_transitions(transitions, rows, regulation)
         return result
+
+    def _regulation_sync_outcome(self, regulation):
+        """Keep ``outcome`` (won / lost / disqualified / open) and the loss review in step
+        with crm's won/lost state and the reason's category: a new loss or disqualification
+        is to be reviewed; leaving the lost state forgets an unfinished or confirmed review
+        (a lead returned to work by its review keeps that mark). Maintained here rather than
+        as a computed field, so that a stage move of open leads (crm recomputes
+        ``won_status`` on every move) writes nothing more."""
+        caches = self.sudo()._regulation_field_caches(
+            ("won_status", "lost_reason_id", "outcome", "loss_review_state")
+        )
+        groups = {}
+        for lead_id in self._ids:
+            won_status = caches["won_status"][lead_id]
+            if won_status == "won":
+                outcome = "won"
+            elif won_status == "lost":
+                reason = regulation.reasons.get(caches["lost_reason_id"][lead_id])
+                disqualified = reason is not None and reason.category == "disqualification"
+                outcome = "disqualified" if disqualified else "lost"
+            else:
+                outcome = "open"
+            old = caches["outcome"][lead_id]
+            if outcome == old:
+                continue
+            values = {"outcome": outcome}
+            review = None
+            if outcome in ("lost", "disqualified"):
+                if old not in ("lost", "disqualified"):
+                    review = "to_review"
+            elif caches["loss_review_state"][lead_id] in ("to_review", "confirmed"):
+                review = False
+            if review is not None:
+                values.update(
+                    loss_review_state=review, loss_reviewed_by_id=False, loss_review_date=False
+                )
+            groups.setdefault(tuple(values.items()), []).append(lead_id)
+        for values, lead_ids in groups.items():
+            self.browse(lead_ids).sudo().write(dict(values))
 
     def _regulation_system_fields_error(self):
         return self.env._(

@@ -27,6 +27,25 @@ class CrmLostReason(models.Model):
         help="Leads closed with this reason may enter a revival program (never for spam).",
     )
 
+    def write(self, vals):
+        result = super().write(vals)
+        if "category" in vals:
+            # the outcome of the leads closed with these reasons follows (set-based)
+            self.flush_recordset(["category"])
+            self.env["crm.lead"].flush_model(["outcome", "lost_reason_id", "won_status"])
+            self.env.cr.execute(
+                """
+                UPDATE crm_lead l
+                   SET outcome = CASE r.category WHEN 'disqualification' THEN 'disqualified'
+                                 ELSE 'lost' END
+                  FROM crm_lost_reason r
+                 WHERE r.id = l.lost_reason_id AND r.id IN %s AND l.won_status = 'lost'
+                """,
+                [tuple(self.ids)],
+            )
+            self.env["crm.lead"].invalidate_model(["outcome"])
+        return result
+
     @api.ondelete(at_uninstall=False)
     def _unlink_except_used(self):
         counts = dict(
