@@ -134,6 +134,12 @@ def prepare(registry, count):
             "UPDATE crm_lead SET stage_id = %s WHERE id = ANY(%s) AND stage_id = %s",
             [stages[0].id, ids, target.id],
         )
+        if "outcome" in env["crm.lead"]._fields:
+            # the generator writes SQL: give the addon's columns what an ORM create (or the
+            # install, for existing leads) gives them, or the first move would write them
+            from odoo.addons.crm_regulation.hooks import prefill_outcome_columns  # noqa: PLC0415
+
+            prefill_outcome_columns(cr)
         if "crm.regulation.rule" in env and not env["crm.regulation.rule"].search_count([]):
             rules = create_rules(env, stages)
             print(f"{len(rules)} active regulation rules on the addon side")
