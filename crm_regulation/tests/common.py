@@ -4,6 +4,7 @@ from unittest.mock import patch
 
 from freezegun import freeze_time
 
+from odoo.exceptions import UserError
 from odoo.tests import TransactionCase
 
 from odoo.addons.mail.tests.common import mail_new_test_user
@@ -109,6 +110,14 @@ class CrmRegulationCommon(TransactionCase):
         when = datetime.fromisoformat(when) if isinstance(when, str) else when
         with freeze_time(when), patch.object(self.env.cr, "now", lambda: when):
             yield
+
+    @contextmanager
+    def refused(self, text, exception=UserError):
+        """The block raises ``exception`` saying ``text`` (``assertRaises`` rolls back what
+        it did; ``assertRaisesRegex`` would not)."""
+        with self.assertRaises(exception) as caught:
+            yield
+        self.assertIn(text, str(caught.exception))
 
     def history(self, leads):
         return (

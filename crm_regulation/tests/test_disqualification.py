@@ -1,5 +1,3 @@
-from contextlib import contextmanager
-
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import Form, tagged
 from odoo.tools import mute_logger
@@ -19,13 +17,6 @@ class TestDisqualification(CrmRegulationCommon):
         cls.duplicate = cls.env.ref("crm_regulation.lost_reason_duplicate")
         cls.other = cls.env.ref("crm_regulation.lost_reason_other")
         cls.no_response = cls.env.ref("crm_regulation.lost_reason_no_response")
-
-    @contextmanager
-    def refused(self, text, exception=UserError):
-        """The block raises ``exception`` saying ``text``; what it did is rolled back."""
-        with self.assertRaises(exception) as caught:
-            yield
-        self.assertIn(text, str(caught.exception))
 
     def lose_wizard(self, leads, user=None, **values):
         return Form(

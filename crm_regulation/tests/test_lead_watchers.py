@@ -1,7 +1,6 @@
-from contextlib import contextmanager
 from datetime import datetime
 
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
 from .common import CrmRegulationCommon
@@ -48,12 +47,6 @@ class TestLeadWatchers(CrmRegulationCommon):
         )
         cls.no_response = cls.env.ref("crm_regulation.lost_reason_no_response")
         cls.qualify = cls.env.ref("crm_regulation.mail_activity_type_qualify")
-
-    @contextmanager
-    def refused(self, text, exception=UserError):
-        with self.assertRaises(exception) as caught:
-            yield
-        self.assertIn(text, str(caught.exception))
 
     def run_cron(self, xmlid, when):
         with self.at(when), self.enter_registry_test_mode():
