@@ -999,10 +999,12 @@ class CrmLead(models.Model):
             if team.qualification_stage_id and team.qualification_hours > 0
         }
 
-    def _qualification_settled(self, rows, regulation):
+    def _qualification_settled(self, rows, regulation, settings=None):
         """Ids of the leads of ``rows`` (STATE_FIELDS) that are qualified (at or after their
-        team's qualification stage), closed or archived."""
-        settings = self._qualification_settings({row[4] for row in rows})
+        team's qualification stage, in the stage order), closed or archived."""
+        if settings is None:
+            settings = self._qualification_settings({row[4] for row in rows})
+        rank = {stage_id: index for index, stage_id in enumerate(regulation.stages)}
         settled = []
         for lead_id, stage_id, active, _probability, team_id, _user, _company in rows:
             stage = regulation.stages.get(stage_id)
@@ -1012,7 +1014,7 @@ class CrmLead(models.Model):
                 or not stage
                 or stage.is_won
                 or not setting
-                or regulation.stage_rank(stage_id) >= regulation.stage_rank(setting[0])
+                or rank[stage_id] >= rank.get(setting[0], -1)
             ):
                 settled.append(lead_id)
         return settled
@@ -1023,7 +1025,7 @@ class CrmLead(models.Model):
         settings = self._qualification_settings({row[4] for row in rows})
         if not settings:
             return
-        settled = set(self._qualification_settled(rows, regulation))
+        settled = set(self._qualification_settled(rows, regulation, settings))
         now = self.env.cr.now().replace(microsecond=0)
         by_team = {}
         for lead_id, _stage, _active, _probability, team_id, _user, _company in rows:
@@ -1284,37 +1286,48 @@ class CrmLead(models.Model):
             )
 
     def _stale_lose(self, now):
-        """Lose stale leads with their team's reason, logged on each lead. A lead the
-        regulation refuses to lose stays open: flagged again, the refusal logged."""
+        """Lose stale leads with their team's reason, one ``action_set_lost`` per team and
+        salesperson's language, each loss logged on its lead. If the regulation refuses
+        a batch, its leads are lost one by one: a lead refused stays open, flagged again,
+        the refusal logged."""
         leads = self._stale_recheck("lose", now)
-        for lead in leads:
-            reason = lead.team_id.stale_lost_reason_id
-            env = lead.with_context(lang=lead.user_id.lang or self.env.lang).env
+        for (team, lang), group in leads.grouped(
+            lambda lead: (lead.team_id, lead.user_id.lang or self.env.lang)
+        ).items():
+            env = group.with_context(lang=lang).env
+            reason = team.stale_lost_reason_id.with_env(env)
             note = env._(
                 "Lost automatically after %(days)s days without a stage move, activity or "
                 "message (reason: %(reason)s). Use “Return to Work” to reopen it.",
-                days=lead.team_id.stale_days + lead.team_id.stale_grace_days,
-                reason=reason.with_env(env).name,
+                days=team.stale_days + team.stale_grace_days,
+                reason=reason.name,
             )
+            values = {"lost_reason_id": reason.id, "lost_feedback": Markup("<p>%s</p>") % note}
             try:
                 with self.env.cr.savepoint():
-                    lead.with_env(env).action_set_lost(
-                        lost_reason_id=reason.id, lost_feedback=Markup("<p>%s</p>") % note
-                    )
-            except UserError as error:
-                lead.write({"stale_date": now})
+                    group.with_env(env).action_set_lost(**values)
+                lost = group
+            except UserError:
+                lost = self.browse()
+                for lead in group:
+                    try:
+                        with self.env.cr.savepoint():
+                            lead.with_env(env).action_set_lost(**values)
+                        lost |= lead
+                    except UserError as error:
+                        lead.write({"stale_date": now})
+                        lead.message_post(
+                            body=Markup("<p>%s</p><pre>%s</pre>")
+                            % (env._("This stale lead could not be lost automatically:"), error),
+                            partner_ids=lead.user_id.partner_id.ids,
+                            subtype_xmlid="mail.mt_note",
+                        )
+            for lead in lost:
                 lead.message_post(
-                    body=Markup("<p>%s</p><pre>%s</pre>")
-                    % (env._("This stale lead could not be lost automatically:"), error),
+                    body=Markup("<p>%s</p>") % note,
                     partner_ids=lead.user_id.partner_id.ids,
                     subtype_xmlid="mail.mt_note",
                 )
-                continue
-            lead.message_post(
-                body=Markup("<p>%s</p>") % note,
-                partner_ids=lead.user_id.partner_id.ids,
-                subtype_xmlid="mail.mt_note",
-            )
 
     # ------------------------------------------------------------
     # DUPLICATES AT CREATION
@@ -1352,16 +1365,16 @@ class CrmLead(models.Model):
                 order="id",
             )
         )
+        by_email = originals.grouped("email_normalized")
+        by_phone = originals.grouped("phone_sanitized")
+        empty = self.env["crm.lead"].sudo()
         result = {}
         for lead in leads:
-            matches = originals.filtered(
-                lambda original, lead=lead: (
-                    lead.email_normalized and original.email_normalized == lead.email_normalized
-                )
-                or (lead.phone_sanitized and original.phone_sanitized == lead.phone_sanitized)
-            )
+            matches = (
+                by_email.get(lead.email_normalized, empty) if lead.email_normalized else empty
+            ) | (by_phone.get(lead.phone_sanitized, empty) if lead.phone_sanitized else empty)
             if matches:
-                result[lead] = matches
+                result[lead] = matches.sorted("id")
         return result
 
     def _regulation_describe_originals(self, originals):
@@ -1483,19 +1496,15 @@ class CrmLead(models.Model):
             return super().action_set_won()
 
     def _regulation_restore_wizard_action(self, review=False):
-        return {
-            "type": "ir.actions.act_window",
-            "name": self.env._("Return to Work"),
-            "res_model": "crm.lead.restore",
-            "view_mode": "form",
-            "views": [(False, "form")],
-            "target": "new",
-            "context": {
-                "default_lead_ids": self.ids,
-                "default_review": review,
-                "dialog_size": "medium",
-            },
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "crm_regulation.crm_lead_restore_action"
+        )
+        action["context"] = {
+            "default_lead_ids": self.ids,
+            "default_review": review,
+            "dialog_size": "medium",
         }
+        return action
 
     def action_return_to_work(self, reason):
         """Return lost or disqualified leads to work (over RPC too; ``reason`` required):

@@ -56,13 +56,6 @@ class Regulation(NamedTuple):
     enabled: bool  # anything to enforce or schedule at all
     reasons: dict  # lost reason id -> ReasonSpec (archived ones too)
 
-    def stage_rank(self, stage_id):
-        """Position of a stage in the global stage order (pipelines are ordered alike)."""
-        for rank, other_id in enumerate(self.stages):
-            if other_id == stage_id:
-                return rank
-        return -1
-
     def pipeline(self, team_id):
         """Stage ids of a team's pipeline, in order (shared stages included)."""
         return [

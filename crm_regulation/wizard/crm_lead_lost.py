@@ -69,18 +69,7 @@ class CrmLeadLost(models.TransientModel):
         if not self.duplicate_of_id:
             raise UserError(self.env._("Choose the original lead first."))
         leads = self.duplicate_of_id | self.lead_ids
-        return {
-            "type": "ir.actions.act_window",
-            "name": self.env._("Merge"),
-            "res_model": "crm.merge.opportunity",
-            "view_mode": "form",
-            "views": [(False, "form")],
-            "target": "new",
-            "context": {
-                "active_model": "crm.lead",
-                "active_ids": leads.ids,
-                "default_opportunity_ids": [(6, 0, leads.ids)],
-                "default_user_id": self.duplicate_of_id.user_id.id,
-                "default_team_id": self.duplicate_of_id.team_id.id,
-            },
-        }
+        # Odoo's merge dialog takes its leads from active_ids
+        action = self.env["ir.actions.act_window"]._for_xml_id("crm.action_merge_opportunities")
+        action["context"] = {"active_model": "crm.lead", "active_ids": leads.ids}
+        return action
