@@ -1,11 +1,12 @@
 # isort: skip_file
 # the mixin first: the other models inherit it
-from . import crm_regulation_config_mixin
+from . import crm_regulation_config_mixin, crm_regulation_sla_mixin
 from . import (
     crm_lead,
     crm_lead_stage_history,
     crm_lost_reason,
     crm_regulation_rule,
     crm_stage,
+    crm_stage_sla,
     crm_team,
 )

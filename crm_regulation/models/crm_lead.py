@@ -1,3 +1,4 @@
+from collections import defaultdict
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import NamedTuple
@@ -6,9 +7,12 @@ from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.fields import Domain
+from odoo.fields import Command, Domain
 from odoo.tools import SQL, format_datetime
 from odoo.tools.mail import is_html_empty
+
+from .business_clock import clock_for
+from .crm_regulation_rule import SlaSpec
 
 # Fields whose change can start or end a stay in a stage. A probability set to 0 matters
 # too: an archived lead becomes lost that way (crm.lead.action_set_lost archives first).
@@ -33,6 +37,9 @@ SYSTEM_FIELDS = frozenset(
         "qualification_check_at",
         "qualification_date",
         "stale_date",
+        "sla_deadline",
+        "sla_warning_at",
+        "sla_state",
         "loss_review_state",
         "loss_reviewed_by_id",
         "loss_review_date",
@@ -43,6 +50,10 @@ SYSTEM_FIELDS = frozenset(
 REVIEWER_GROUP = "sales_team.group_sale_manager"
 # Leads handled per committed batch by the watchers.
 WATCHER_BATCH = 500
+# Leads written per statement when an SLA change reschedules a stage.
+RESCHEDULE_CHUNK = 20000
+# Closed stays whose business hours the SLA watcher fills per committed batch.
+FILL_BATCH = 5000
 
 
 # Values of a lead read from the ORM cache after a create/write, shared by the regulation
@@ -228,8 +239,37 @@ class CrmLead(models.Model):
         "number of days; cleared when it is touched again.",
     )
 
+    # stage SLA
+    sla_deadline = fields.Datetime(
+        string="Stage Deadline",
+        readonly=True,
+        copy=False,
+        help="When the lead must leave its stage: the stage's SLA counted in the team's "
+        "business hours from the moment the lead entered it (from the next working "
+        "moment when that was outside working hours).",
+    )
+    sla_warning_at = fields.Datetime(
+        string="At Risk From",
+        readonly=True,
+        copy=False,
+        help="When the lead becomes at risk of missing its stage deadline.",
+    )
+    sla_state = fields.Selection(
+        [("on_track", "On Track"), ("at_risk", "At Risk"), ("breached", "SLA Breached")],
+        string="Stage SLA",
+        readonly=True,
+        copy=False,
+        help="Where the lead stands against its stage's SLA, kept by the SLA watcher. Empty: "
+        "no SLA (none on the stage, or the lead is won, lost or archived).",
+    )
+
     # closed leads only: a stage move of an open lead adds no entry to it
     _outcome_closed_idx = models.Index("(outcome) WHERE outcome <> 'open'")
+    # the SLA watcher's query: leads still to warn, leads still to escalate
+    _sla_warning_due_idx = models.Index("(sla_warning_at) WHERE sla_state = 'on_track'")
+    _sla_deadline_due_idx = models.Index(
+        "(sla_deadline) WHERE sla_state IN ('on_track', 'at_risk')"
+    )
 
     @api.constrains("duplicate_of_id")
     def _check_duplicate_of(self):
@@ -374,7 +414,10 @@ class CrmLead(models.Model):
             leads._regulation_enforce(checked, regulation)
         leads._regulation_check_duplicates()
         leads._regulation_sync_outcome(regulation)
-        self.env["crm.lead.stage.history"]._sync_leads(leads, date_in_from_lead=True, rows=rows)
+        sla = leads._sla_sync({}, rows, regulation, from_lead=True)
+        self.env["crm.lead.stage.history"]._sync_leads(
+            leads, date_in_from_lead=True, rows=rows, sla=sla
+        )
         if transitions:
             leads._regulation_schedule_entry_activities(transitions, regulation)
         leads._qualification_start(rows, regulation)
@@ -414,7 +457,13 @@ class CrmLead(models.Model):
         if before:
             self._regulation_sync_outcome(regulation)
         if sync:
-            self.env["crm.lead.stage.history"]._sync_leads(self, became_lost=became_lost, rows=rows)
+            sla = self._sla_sync(before, rows, regulation)
+            self.env["crm.lead.stage.history"]._sync_leads(
+                self, became_lost=became_lost, rows=rows, sla=sla
+            )
+        if "team_id" in vals:
+            # another team: its SLA and working hours, from the start of the same stay
+            self._sla_reschedule(lead_ids=self.ids)
         if transitions:
             self._regulation_schedule_entry_activities(transitions, regulation)
             self._regulation_after_transitions(transitions, rows, regulation)
@@ -461,8 +510,8 @@ class CrmLead(models.Model):
 
     def _regulation_system_fields_error(self):
         return self.env._(
-            "The qualification, stale and loss review fields of leads are kept by the sales "
-            "regulation: they cannot be written directly."
+            "The qualification, stale, SLA and loss review fields of leads are kept by the "
+            "sales regulation: they cannot be written directly."
         )
 
     def _regulation_lost_already(self, before, rows, transitions):
@@ -1328,6 +1377,378 @@ class CrmLead(models.Model):
                     partner_ids=lead.user_id.partner_id.ids,
                     subtype_xmlid="mail.mt_note",
                 )
+
+    # ------------------------------------------------------------
+    # STAGE SLA
+    # ------------------------------------------------------------
+
+    @api.model
+    def _sla_calendars(self, team_ids):
+        """{team id: working calendar} of ``team_ids``; key 0: the company's (leads
+        without a team, teams without hours)."""
+        teams = self.env["crm.team"].sudo().browse([team_id for team_id in team_ids if team_id])
+        calendars = {team.id: team._regulation_calendar() for team in teams}
+        calendars[0] = self.env.company.resource_calendar_id
+        return calendars
+
+    @api.model
+    def _sla_state_at(self, now, deadline, warning_at, old_state):
+        """The state of an SLA at ``now``. A lead that is already past its warning or its
+        deadline keeps the state it was notified in: the watcher notifies the rest."""
+        if warning_at > now:
+            return "on_track"
+        if deadline > now:
+            return "at_risk" if old_state in ("at_risk", "breached") else "on_track"
+        return old_state if old_state in ("at_risk", "breached") else "on_track"
+
+    @api.model
+    def _sla_plan(self, stays, regulation, now):
+        """SLA values of stays, counted in business hours from their start.
+
+        ``stays``: [(lead id, team id, stage id, start, old state)] →
+        {lead id: (deadline, warning at, state, hours)}, all None (and 0 hours) for a
+        stay without SLA. One clock per calendar serves every stay of it; stays that
+        start together (a stage move) are computed once.
+        """
+        calendars = self._sla_calendars({stay[1] for stay in stays})
+        by_calendar = defaultdict(list)
+        result = {}
+        for stay in stays:
+            spec = regulation.sla(stay[1], stay[2])
+            if spec is None:
+                result[stay[0]] = (None, None, None, 0.0)
+            else:
+                calendar = calendars.get(stay[1] or 0) or calendars[0]
+                by_calendar[calendar].append((stay, spec))
+        for calendar, items in by_calendar.items():
+            clock = (
+                clock_for(calendar, [stay[3] for stay, _spec in items], items[0][1].hours)
+                if calendar
+                else None
+            )
+            planned = {}
+            for (lead_id, _team, _stage, start, old_state), spec in items:
+                key = (start, spec.hours, spec.warning_ratio)
+                if key not in planned:
+                    planned[key] = (
+                        self._sla_moment(clock, start, spec.hours),
+                        self._sla_moment(clock, start, spec.hours * spec.warning_ratio),
+                    )
+                deadline, warning_at = planned[key]
+                result[lead_id] = (
+                    deadline,
+                    warning_at,
+                    self._sla_state_at(now, deadline, warning_at, old_state),
+                    spec.hours,
+                )
+        return result
+
+    @api.model
+    def _sla_moment(self, clock, start, hours):
+        """``hours`` business hours after ``start`` (calendar hours without a clock)."""
+        return (clock and clock.plan(start, hours)) or start + timedelta(hours=hours)
+
+    def _sla_sync(self, before, rows, regulation, from_lead=False):
+        """Start the SLA of the stays that begin with this create/write (a stage entered,
+        a lead back to work or unarchived) and stop it for the leads that are won, lost
+        or archived. ``before``/``rows`` as for the transitions. Returns {lead id:
+        (deadline, hours)} of the new stays with an SLA, for their history rows."""
+        stages = regulation.stages
+        now = self.env.cr.now().replace(microsecond=0)
+        caches = self.sudo()._regulation_field_caches(
+            ("sla_deadline", "sla_warning_at", "sla_state")
+            + (("date_last_stage_update",) if from_lead else ())
+        )
+        starting, stopping = [], []
+        for lead_id, stage_id, active, _probability, team_id, _user, _company in rows:
+            stage = stages.get(stage_id)
+            running = bool(active and stage and not stage.is_won)
+            old_stage, old_active, _old_lost = before.get(lead_id, (0, False, False))
+            if running and (not old_active or old_stage != stage_id):
+                start = ((from_lead and caches["date_last_stage_update"][lead_id]) or now).replace(
+                    microsecond=0
+                )
+                starting.append((lead_id, team_id, stage_id, start, None))
+            elif not running and caches["sla_state"][lead_id]:
+                stopping.append(lead_id)
+        planned = self._sla_plan(starting, regulation, now) if starting else {}
+        groups = defaultdict(list)
+        for lead_id, (deadline, warning_at, state, _hours) in planned.items():
+            current = tuple(
+                caches[fname][lead_id] for fname in ("sla_deadline", "sla_warning_at", "sla_state")
+            )
+            if current != (deadline, warning_at, state):
+                groups[deadline, warning_at, state].append(lead_id)
+        if stopping:
+            groups[None, None, None] += stopping
+        for (deadline, warning_at, state), lead_ids in groups.items():
+            self.browse(lead_ids).sudo().write(
+                {
+                    "sla_deadline": deadline or False,
+                    "sla_warning_at": warning_at or False,
+                    "sla_state": state or False,
+                }
+            )
+        return {
+            lead_id: (deadline, hours)
+            for lead_id, (deadline, _warning, _state, hours) in planned.items()
+            if deadline
+        }
+
+    @api.model
+    def _sla_reschedule(self, scope=None, lead_ids=None):
+        """Recompute the SLA of the open leads of ``scope`` ([(team id or None: every
+        team, stage id or None: every stage)]) or of ``lead_ids``, from the start of their
+        current stay, set-based: one query reads them, one clock per calendar computes,
+        one statement per chunk writes the leads and their open stays. A lead that the
+        new values put past its warning or deadline is left to the watcher, which
+        notifies it once; a lead already notified keeps its state while it still holds."""
+        if not scope and lead_ids is None:
+            return 0
+        conditions = []
+        for team_id, stage_id in scope or ():
+            condition = [SQL("TRUE")]
+            if team_id:
+                condition.append(SQL("l.team_id = %s", team_id))
+            if stage_id:
+                condition.append(SQL("l.stage_id = %s", stage_id))
+            conditions.append(SQL("(%s)", SQL(" AND ").join(condition)))
+        where = SQL(" OR ").join(conditions) if conditions else SQL("TRUE")
+        if lead_ids is not None:
+            where = SQL("(%s) AND l.id = ANY(%s)", where, list(lead_ids))
+        self.flush_model()
+        self.env["crm.lead.stage.history"].flush_model()
+        regulation = self.env["crm.regulation.rule"]._get_regulation()
+        rows = self.env.execute_query(
+            SQL(
+                """SELECT l.id, l.team_id, l.stage_id,
+                          COALESCE(h.date_in, l.date_last_stage_update, l.create_date),
+                          l.sla_state, l.sla_deadline, l.sla_warning_at
+                     FROM crm_lead l
+                     JOIN crm_stage s ON s.id = l.stage_id AND s.is_won IS NOT TRUE
+                LEFT JOIN crm_lead_stage_history h ON h.lead_id = l.id AND h.date_out IS NULL
+                    WHERE l.active AND (%s)""",
+                where,
+            )
+        )
+        now = self.env.cr.now().replace(microsecond=0)
+        planned = self._sla_plan(
+            [(row[0], row[1], row[2], row[3].replace(microsecond=0), row[4]) for row in rows],
+            regulation,
+            now,
+        )
+        changes = [
+            (lead_id, *values)
+            for lead_id, _team, _stage, _start, old_state, old_deadline, old_warning in rows
+            if (values := planned[lead_id])[:3] != (old_deadline, old_warning, old_state)
+        ]
+        for index in range(0, len(changes), RESCHEDULE_CHUNK):
+            ids, deadlines, warnings, states, hours = (
+                list(column)
+                for column in zip(*changes[index : index + RESCHEDULE_CHUNK], strict=True)
+            )
+            self.env.cr.execute(
+                SQL(
+                    """WITH v AS MATERIALIZED (
+                        SELECT * FROM unnest(%s::int[], %s::timestamp[], %s::timestamp[],
+                                             %s::varchar[], %s::float8[])
+                                 AS v(id, deadline, warning_at, state, hours)
+                    ), leads AS (
+                        UPDATE crm_lead l
+                           SET sla_deadline = v.deadline, sla_warning_at = v.warning_at,
+                               sla_state = v.state
+                          FROM v WHERE l.id = v.id
+                    )
+                    UPDATE crm_lead_stage_history h
+                       SET sla_deadline = v.deadline, sla_hours = NULLIF(v.hours, 0),
+                           sla_breached = COALESCE(v.state = 'breached', FALSE)
+                      FROM v WHERE h.lead_id = v.id AND h.date_out IS NULL""",
+                    ids,
+                    deadlines,
+                    warnings,
+                    states,
+                    hours,
+                )
+            )
+        if changes:
+            self.invalidate_model(["sla_deadline", "sla_warning_at", "sla_state"])
+            self.env["crm.lead.stage.history"].invalidate_model(
+                ["sla_deadline", "sla_hours", "sla_breached"]
+            )
+        return len(changes)
+
+    @api.model
+    def _sla_due_sql(self, now):
+        """The SLA watcher's query: leads to warn (at risk) or to escalate (breached), on
+        the two partial indexes of what is still to notify."""
+        return SQL(
+            """SELECT id FROM crm_lead
+                WHERE (sla_state = 'on_track' AND sla_warning_at <= %(now)s)
+                   OR (sla_state IN ('on_track', 'at_risk') AND sla_deadline <= %(now)s)
+                ORDER BY id""",
+            now=now,
+        )
+
+    @api.model
+    def _cron_sla_watcher(self, batch_size=WATCHER_BATCH):
+        """Warn the salesperson of leads at risk of missing their stage deadline, and
+        notify and act (activity, email or reassignment, per the stage's SLA) on those
+        that missed it, recording the breach on the stay. One indexed query finds what
+        is due; batches are locked, re-checked and committed with their state, so that
+        nothing is notified twice. Then the business hours of closed stays that have
+        none yet (mass moves, stays from before the install) are filled in batches."""
+        now = fields.Datetime.now()
+        due = [lead_id for (lead_id,) in self.env.execute_query(self._sla_due_sql(now))]
+        done = self._regulation_run_batches(due, batch_size, lambda leads: leads._sla_notify(now))
+        History = self.env["crm.lead.stage.history"].sudo()
+        Cron = self.env["ir.cron"]
+        while filled := History._fill_business_hours(limit=FILL_BATCH):
+            if not Cron._commit_progress(filled):
+                break
+        return done
+
+    def _sla_notify(self, now):
+        """Warn (at risk) or escalate (breached) the leads of ``self`` still due at
+        ``now`` (read again after the lock)."""
+        leads = self.filtered(
+            lambda lead: lead.active
+            and lead.sla_deadline
+            and (
+                (lead.sla_state == "on_track" and lead.sla_warning_at <= now)
+                or (lead.sla_state in ("on_track", "at_risk") and lead.sla_deadline <= now)
+            )
+        )
+        breached = leads.filtered(lambda lead: lead.sla_deadline <= now)
+        at_risk = leads - breached
+        if at_risk:
+            activity_type = self.env.ref("crm_regulation.mail_activity_type_sla")
+            self._sla_schedule_activities(
+                [(lead, lead.user_id or lead.team_id.user_id) for lead in at_risk],
+                activity_type,
+                lambda env, lead: env._(
+                    "Move on before %s (stage deadline)", format_datetime(env, lead.sla_deadline)
+                ),
+            )
+            at_risk.write({"sla_state": "at_risk"})
+        if breached:
+            breached._sla_escalate(now)
+
+    def _sla_schedule_activities(self, assignments, activity_type, summary):
+        """One activity per (lead, user) of ``assignments``, summary in the user's
+        language, all created at once."""
+        model_id = self.env["ir.model"]._get_id(self._name)
+        values_list = []
+        for lead, user in assignments:
+            if not user:
+                continue
+            user_env = lead.with_user(user).with_context(lang=user.lang).env
+            values_list.append(
+                {
+                    "res_model_id": model_id,
+                    "res_id": lead.id,
+                    "activity_type_id": activity_type.id,
+                    "summary": summary(user_env, lead),
+                    "user_id": user.id,
+                    "date_deadline": fields.Date.context_today(
+                        lead.with_env(user_env), lead.sla_deadline
+                    ),
+                    "automated": True,
+                }
+            )
+        if values_list:
+            self.env["mail.activity"].sudo().with_context(mail_activity_quick_update=True).create(
+                values_list
+            )
+
+    def _sla_escalate(self, now):
+        """The leads of ``self`` missed their stage deadline: notify whom their SLA says,
+        do what it says, log it on the lead and record the breach on the stay."""
+        regulation = self.env["crm.regulation.rule"]._get_regulation()
+        default = SlaSpec(0.0, 1.0, "both", "activity")
+        activity_type = self.env.ref("crm_regulation.mail_activity_type_sla")
+        template = self.env.ref("crm_regulation.mail_template_sla_breach")
+        overdue = self._sla_overdue_hours(now)
+        activities, emails, logs = [], defaultdict(list), {}
+        reassign = defaultdict(list)
+        for lead in self:
+            spec = regulation.sla(lead.team_id.id, lead.stage_id.id) or default
+            owner, leader = lead.user_id, lead.team_id.user_id
+            recipients = {
+                "owner": owner or leader,
+                "leader": leader or owner,
+                "both": owner | leader,
+            }[spec.notify]
+            if spec.action == "activity":
+                activities += [(lead, user) for user in recipients]
+            elif spec.action == "email":
+                emails[tuple(recipients.partner_id.ids)].append(lead.id)
+            elif leader and leader != owner:
+                reassign[leader].append(lead)
+            lang = (owner or leader).lang or self.env.lang
+            env = lead.with_context(lang=lang).env
+            action = {
+                "activity": env._("an activity was scheduled"),
+                "email": env._("an email was sent"),
+                "reassign": env._("the lead was reassigned to the team leader")
+                if leader and leader != owner
+                else env._("the lead stays with the team leader"),
+            }[spec.action]
+            logs[lead.id] = Markup("<p>%s</p>") % env._(
+                "Stage deadline passed: the lead has been in “%(stage)s” longer than its SLA "
+                "of %(hours)s business hours (deadline %(deadline)s). Notified: "
+                "%(recipients)s; %(action)s.",
+                stage=lead.stage_id.with_env(env).name,
+                hours=f"{spec.hours:g}" if spec.hours else "-",
+                deadline=format_datetime(env, lead.sla_deadline),
+                recipients=", ".join(recipients.mapped("name")) or env._("nobody"),
+                action=action,
+            )
+        if activities:
+            self._sla_schedule_activities(
+                activities,
+                activity_type,
+                lambda env, lead: env._(
+                    "Stage deadline passed on %s", format_datetime(env, lead.sla_deadline)
+                ),
+            )
+        for partner_ids, lead_ids in emails.items():
+            if partner_ids:
+                template.send_mail_batch(
+                    lead_ids, email_values={"recipient_ids": [Command.set(list(partner_ids))]}
+                )
+        for leader, leads in reassign.items():
+            self.browse([lead.id for lead in leads]).write({"user_id": leader.id})
+        self._message_log_batch(logs)
+        self.write({"sla_state": "breached"})
+        self.env["crm.lead.stage.history"].flush_model()
+        self.env.cr.execute(
+            SQL(
+                """UPDATE crm_lead_stage_history h
+                      SET sla_breached = TRUE, sla_overdue_hours = v.hours
+                     FROM unnest(%s::int[], %s::float8[]) AS v(lead_id, hours)
+                    WHERE h.lead_id = v.lead_id AND h.date_out IS NULL""",
+                list(overdue),
+                list(overdue.values()),
+            )
+        )
+        self.env["crm.lead.stage.history"].invalidate_model(["sla_breached", "sla_overdue_hours"])
+
+    def _sla_overdue_hours(self, now):
+        """{lead id: business hours from its stage deadline to ``now``}."""
+        calendars = self._sla_calendars(set(self.team_id.ids))
+        result = {}
+        for calendar, leads in self.grouped(
+            lambda lead: calendars.get(lead.team_id.id) or calendars[0]
+        ).items():
+            clock = clock_for(calendar, [*leads.mapped("sla_deadline"), now]) if calendar else None
+            for lead in leads:
+                hours = (
+                    clock.hours_between(lead.sla_deadline, now)
+                    if clock
+                    else (now - lead.sla_deadline).total_seconds() / 3600.0
+                )
+                result[lead.id] = round(max(hours, 0.0), 4)
+        return result
 
     # ------------------------------------------------------------
     # DUPLICATES AT CREATION

@@ -1,8 +1,16 @@
+from collections import defaultdict
+
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
+from .business_clock import clock_for
 from .crm_lead import STATE_FIELDS
+
+# Closed stays whose business hours are computed before the transaction commits (more
+# leads in one write: left to the SLA watcher, which fills them in batches).
+FILL_AT_COMMIT = 100
+FILL_KEY = "crm_regulation.closed_stays"
 
 
 def _sql_hours(start, end):
@@ -67,6 +75,38 @@ class CrmLeadStageHistory(models.Model):
         readonly=True,
     )
     is_open = fields.Boolean("Current Stay", compute="_compute_is_open", search="_search_is_open")
+    duration_business_hours = fields.Float(
+        "Duration (Business Hours)",
+        readonly=True,
+        aggregator="avg",
+        help="Working hours of the team spent in the stage; empty while the stay is open "
+        "(and for a few minutes after a mass move: filled by the SLA watcher).",
+    )
+    sla_hours = fields.Float(
+        "SLA (Business Hours)",
+        readonly=True,
+        aggregator="avg",
+        help="The stage's target for this stay, in business hours (empty: no SLA).",
+    )
+    sla_deadline = fields.Datetime("SLA Deadline", readonly=True)
+    sla_breached = fields.Boolean(
+        "SLA Breached",
+        readonly=True,
+        help="The lead stayed past the deadline: recorded by the SLA watcher, or when the "
+        "stay ended late.",
+    )
+    sla_overdue_hours = fields.Float(
+        "Overdue (Business Hours)",
+        readonly=True,
+        aggregator="avg",
+        help="Business hours past the deadline: when the watcher saw the breach, then when "
+        "the stay ended.",
+    )
+
+    # closed stays still without business hours (filled at commit or by the watcher)
+    _unfilled_idx = models.Index(
+        "(id) WHERE date_out IS NOT NULL AND duration_business_hours IS NULL"
+    )
 
     _date_out_after_date_in = models.Constraint(
         "CHECK (date_out IS NULL OR date_out >= date_in)",
@@ -125,7 +165,7 @@ class CrmLeadStageHistory(models.Model):
     # ------------------------------------------------------------
 
     @api.model
-    def _sync_leads(self, leads, date_in_from_lead=False, became_lost=False, rows=None):
+    def _sync_leads(self, leads, date_in_from_lead=False, became_lost=False, rows=None, sla=None):
         """Bring the stays of ``leads`` in line with their current state.
 
         Invariant: a lead that is active and has a stage has exactly one open stay, in that
@@ -140,6 +180,9 @@ class CrmLeadStageHistory(models.Model):
         3. (a second statement) with ``became_lost``: inactive leads whose probability was
            just set to 0 became lost after being archived (crm's ``action_set_lost``
            archives first, then sets the probability), so their last stay ended by a loss.
+
+        ``sla``: {lead id: (deadline, hours)} of the stays that start, from the lead's SLA.
+        A stay that ends after its SLA deadline is breached, watcher or not.
         """
         if not leads:
             return
@@ -149,7 +192,11 @@ class CrmLeadStageHistory(models.Model):
             rows = leads._regulation_cache_values(STATE_FIELDS)
         # (id, stage, active, team, user, company) per lead, and the lost ones
         lost_ids = [row[0] for row in rows if not row[2] and row[3] == 0]
-        rows = [(row[0], row[1], row[2], row[4], row[5], row[6]) for row in rows]
+        sla = sla or {}
+        rows = [
+            (row[0], row[1], row[2], row[4], row[5], row[6], *sla.get(row[0], (None, None)))
+            for row in rows
+        ]
         # new leads enter their stage at date_last_stage_update (an import may set it)
         date_in = (
             SQL(
@@ -173,12 +220,15 @@ class CrmLeadStageHistory(models.Model):
                 """
             WITH v AS MATERIALIZED (
                 SELECT * FROM unnest(%(ids)s::int[], %(stages)s::int[], %(actives)s::bool[],
-                                     %(teams)s::int[], %(users)s::int[], %(companies)s::int[])
-                       AS v(lead_id, stage_id, active, team_id, user_id, company_id)
+                                     %(teams)s::int[], %(users)s::int[], %(companies)s::int[],
+                                     %(deadlines)s::timestamp[], %(sla_hours)s::float8[])
+                       AS v(lead_id, stage_id, active, team_id, user_id, company_id,
+                            sla_deadline, sla_hours)
             ), closed AS (
                 UPDATE crm_lead_stage_history AS h
                    SET date_out = GREATEST(%(now)s, h.date_in),
                        duration_hours = %(duration)s,
+                       sla_breached = COALESCE(h.sla_breached OR h.sla_deadline < %(now)s, FALSE),
                        end_reason = CASE
                            WHEN NOT v.active AND v.lead_id = ANY(%(lost_ids)s) THEN 'lost'
                            WHEN NOT v.active THEN 'archived'
@@ -193,8 +243,10 @@ class CrmLeadStageHistory(models.Model):
              RETURNING h.lead_id
             )
             INSERT INTO crm_lead_stage_history
-                   (lead_id, stage_id, team_id, user_id, company_id, date_in)
-            SELECT v.lead_id, v.stage_id, v.team_id, v.user_id, v.company_id, %(date_in)s
+                   (lead_id, stage_id, team_id, user_id, company_id, date_in, sla_deadline,
+                    sla_hours)
+            SELECT v.lead_id, v.stage_id, v.team_id, v.user_id, v.company_id, %(date_in)s,
+                   v.sla_deadline, v.sla_hours
               FROM v
               LEFT JOIN crm_lead_stage_history AS still_open
                      ON still_open.lead_id = v.lead_id AND still_open.date_out IS NULL
@@ -209,7 +261,16 @@ class CrmLeadStageHistory(models.Model):
                 lost_ids=lost_ids,
                 **dict(
                     zip(
-                        ("ids", "stages", "actives", "teams", "users", "companies"),
+                        (
+                            "ids",
+                            "stages",
+                            "actives",
+                            "teams",
+                            "users",
+                            "companies",
+                            "deadlines",
+                            "sla_hours",
+                        ),
                         map(list, zip(*rows, strict=True)),
                         strict=True,
                     )
@@ -234,6 +295,73 @@ class CrmLeadStageHistory(models.Model):
             )
         self.invalidate_model()
         leads.invalidate_recordset(["stage_history_ids", "stage_history_count"])
+        if len(leads) <= FILL_AT_COMMIT:
+            # the business hours of the stays just closed, once, before the commit
+            closed = cr.precommit.data.setdefault(FILL_KEY, set())
+            if not closed:
+                cr.precommit.add(self._fill_at_commit)
+            closed.update(leads.ids)
+
+    def _fill_at_commit(self):
+        lead_ids = self.env.cr.precommit.data.pop(FILL_KEY, set())
+        if lead_ids:
+            self.sudo()._fill_business_hours(lead_ids=lead_ids)
+
+    @api.model
+    def _fill_business_hours(self, lead_ids=None, limit=None):
+        """Compute the business hours of closed stays that have none (of ``lead_ids``, or
+        the oldest ``limit`` ones): time in the stage and past the SLA deadline, in the
+        working hours of the stay's team (one clock per calendar; one UPDATE). Returns the
+        number of stays filled."""
+        self.flush_model()
+        where = SQL("h.date_out IS NOT NULL AND h.duration_business_hours IS NULL")
+        if lead_ids is not None:
+            where = SQL("%s AND h.lead_id = ANY(%s)", where, list(lead_ids))
+        stays = self.env.execute_query(
+            SQL(
+                """SELECT h.id, h.team_id, h.date_in, h.date_out, h.sla_deadline
+                     FROM crm_lead_stage_history h WHERE %s ORDER BY h.id %s""",
+                where,
+                SQL("LIMIT %s", limit) if limit else SQL(""),
+            )
+        )
+        if not stays:
+            return 0
+        calendars = self.env["crm.lead"]._sla_calendars({stay[1] for stay in stays})
+        by_calendar = defaultdict(list)
+        for stay in stays:
+            by_calendar[calendars.get(stay[1] or 0) or calendars[0]].append(stay)
+        values = []
+        for calendar, group in by_calendar.items():
+            clock = (
+                clock_for(calendar, [moment for stay in group for moment in stay[2:]])
+                if calendar
+                else None
+            )
+            for stay_id, _team, date_in, date_out, deadline in group:
+                if clock is None:  # no working hours anywhere: calendar hours
+                    hours = (date_out - date_in).total_seconds() / 3600.0
+                    overdue = (date_out - deadline).total_seconds() / 3600.0 if deadline else 0
+                else:
+                    hours = clock.hours_between(date_in, date_out)
+                    overdue = clock.hours_between(deadline, date_out) if deadline else 0
+                values.append((stay_id, round(hours, 4), round(max(overdue, 0.0), 4)))
+        ids, hours, overdue = (list(column) for column in zip(*values, strict=True))
+        self.env.cr.execute(
+            SQL(
+                """UPDATE crm_lead_stage_history h
+                      SET duration_business_hours = v.hours,
+                          sla_overdue_hours = CASE WHEN h.sla_deadline IS NULL THEN NULL
+                                                   ELSE v.overdue END
+                     FROM unnest(%s::int[], %s::float8[], %s::float8[]) AS v(id, hours, overdue)
+                    WHERE h.id = v.id""",
+                ids,
+                hours,
+                overdue,
+            )
+        )
+        self.invalidate_model(["duration_business_hours", "sla_overdue_hours"])
+        return len(ids)
 
     @api.model
     def _backfill(self):

@@ -50,11 +50,30 @@ class ReasonSpec(NamedTuple):
     requires_duplicate_of: bool
 
 
+class SlaSpec(NamedTuple):
+    """A stage SLA (the stage's own, or a team's override) as plain data."""
+
+    hours: float
+    warning_ratio: float
+    notify: str  # owner | leader | both
+    action: str  # activity | email | reassign
+
+
 class Regulation(NamedTuple):
     rules: tuple
     stages: dict  # stage id -> StageSpec, in pipeline order (crm.stage._order)
     enabled: bool  # anything to enforce or schedule at all
     reasons: dict  # lost reason id -> ReasonSpec (archived ones too)
+    slas: dict  # (team id, stage id) -> SlaSpec; team id 0: the stage's own
+
+    def sla(self, team_id, stage_id):
+        """The SLA of a lead of ``team_id`` in ``stage_id`` (None: none; never in a won
+        stage: a won lead's SLA does not run)."""
+        stage = self.stages.get(stage_id)
+        if not stage or stage.is_won:
+            return None
+        spec = self.slas.get((team_id or 0, stage_id)) or self.slas.get((0, stage_id))
+        return spec if spec and spec.hours > 0 else None
 
     def pipeline(self, team_id):
         """Stage ids of a team's pipeline, in order (shared stages included)."""
@@ -209,7 +228,17 @@ class CrmRegulationRule(models.Model):
         reasons = (
             self.env["crm.lost.reason"].sudo().with_context(active_test=False).search([])  # pylint: disable=no-search-all
         )
+        overrides = self.env["crm.stage.sla"].sudo().search([])  # pylint: disable=no-search-all
+
+        def sla(record):
+            return SlaSpec(
+                record.sla_hours, record.sla_warning_ratio, record.sla_notify, record.sla_action
+            )
+
+        slas = {(0, stage.id): sla(stage) for stage in stages if stage.sla_hours > 0}
+        slas.update({(o.team_id.id, o.stage_id.id): sla(o) for o in overrides})
         return Regulation(
+            slas=slas,
             enabled=enabled,
             reasons={
                 reason.id: ReasonSpec(

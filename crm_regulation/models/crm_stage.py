@@ -4,7 +4,7 @@ from odoo.exceptions import ValidationError
 
 class CrmStage(models.Model):
     _name = "crm.stage"
-    _inherit = ["crm.stage", "crm.regulation.config.mixin"]
+    _inherit = ["crm.stage", "crm.regulation.config.mixin", "crm.regulation.sla.mixin"]
 
     required_field_ids = fields.Many2many(
         "ir.model.fields",
@@ -44,6 +44,9 @@ class CrmStage(models.Model):
     regulation_rule_ids = fields.One2many(
         "crm.regulation.rule", "to_stage_id", string="Transition Rules"
     )
+    sla_override_ids = fields.One2many(
+        "crm.stage.sla", "stage_id", string="Team SLAs", help="Teams with their own SLA here."
+    )
 
     # ------------------------------------------------------------
     # CONSTRAINTS
@@ -62,6 +65,12 @@ class CrmStage(models.Model):
                     "The number of days before tasks are scheduled again cannot be negative."
                 )
             )
+
+    def _sla_teams(self):
+        return self.team_ids or self.env["crm.team"].sudo().search([])  # pylint: disable=no-search-all
+
+    def _sla_scope(self):
+        return [(None, stage.id) for stage in self]
 
     @api.model
     def _check_lead_fields(self, ir_fields, owner):

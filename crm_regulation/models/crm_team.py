@@ -1,4 +1,7 @@
 import ast
+from datetime import timedelta
+
+from pytz import utc
 
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
@@ -13,6 +16,13 @@ class CrmTeam(models.Model):
         default=lambda self: self.env.company.resource_calendar_id,
         help="Business hours of the team: deadlines are counted in these hours (the "
         "company's working hours when empty).",
+    )
+    sla_override_ids = fields.One2many(
+        "crm.stage.sla",
+        "team_id",
+        string="Stage SLAs of the Team",
+        help="SLAs of this team that replace the stages' own (0 hours: no SLA in that stage "
+        "for this team).",
     )
     # qualification deadline
     qualification_stage_id = fields.Many2one(
@@ -120,6 +130,35 @@ class CrmTeam(models.Model):
                 raise ValidationError(
                     self.env._("Team “%s”: choose the reason stale leads are lost with.", team.name)
                 )
+
+    @api.constrains("resource_calendar_id")
+    def _check_regulation_calendar(self):
+        for team in self:
+            self._regulation_check_calendar(team.resource_calendar_id)
+
+    @api.model
+    def _regulation_check_calendar(self, calendar):
+        """Deadlines are counted in working hours: refuse working hours that have none
+        (looking four weeks ahead)."""
+        if not calendar:
+            return
+        start = utc.localize(fields.Datetime.now())
+        if not calendar.sudo()._work_intervals_batch(start, start + timedelta(days=28))[False]:
+            raise ValidationError(
+                self.env._(
+                    "The working hours “%s” have no working time in the next four weeks: "
+                    "deadlines and SLAs cannot be counted in them. Add working hours to "
+                    "them or choose others.",
+                    calendar.name,
+                )
+            )
+
+    def write(self, vals):
+        result = super().write(vals)
+        if "resource_calendar_id" in vals:
+            # the SLAs of the team's open leads are counted in the new hours
+            self.env["crm.lead"]._sla_reschedule([(team.id, None) for team in self])
+        return result
 
     def _regulation_calendar(self):
         """The working calendar deadlines of the team are counted in."""
@@ -290,6 +329,7 @@ class CrmTeam(models.Model):
                 {
                     "name": stage.name,
                     "is_won": spec.is_won,
+                    "sla": self._regulation_sla_text(regulation.sla(self.id, stage_id)),
                     "guidance": stage.requirements or "",
                     "requirements": requirements,
                     "moves": " ".join(moves),
@@ -308,6 +348,22 @@ class CrmTeam(models.Model):
             "reasons": self._regulation_reason_lines(),
             "deadlines": self._regulation_deadline_lines(),
         }
+
+    def _regulation_sla_text(self, sla):
+        """A stage SLA in words (empty: none)."""
+        if not sla:
+            return ""
+        env = self.env
+        notify = dict(self.env["crm.stage"]._fields["sla_notify"]._description_selection(env))
+        action = dict(self.env["crm.stage"]._fields["sla_action"]._description_selection(env))
+        return env._(
+            "%(hours)s business hours; at risk after %(ratio)s%%. On breach: %(action)s "
+            "(notified: %(notify)s).",
+            hours=f"{sla.hours:g}",
+            ratio=f"{sla.warning_ratio * 100:g}",
+            action=action[sla.action].lower(),
+            notify=notify[sla.notify].lower(),
+        )
 
     def _regulation_reason_lines(self):
         """The reasons a lead is closed with, by category, and what each requires."""

@@ -289,7 +289,7 @@ class TestStageHistory(CrmRegulationCommon):
 
     def test_addon_adds_only_its_own_columns_to_crm_lead(self):
         """Uninstall safety: the only columns the addon adds to crm_lead are its own fields
-        (won criteria, outcome, qualification, stale flag, loss review), so uninstalling it
+        (won criteria, outcome, qualification, SLA, stale flag, loss review), so uninstalling it
         drops no data of crm (the uninstall itself is checked by the test command)."""
         Lead = self.env["crm.lead"]
         own = [field for field in Lead._fields.values() if field._modules == ("crm_regulation",)]
@@ -310,6 +310,9 @@ class TestStageHistory(CrmRegulationCommon):
                 "qualification_date",
                 "qualification_deadline",
                 "qualification_state",
+                "sla_deadline",
+                "sla_state",
+                "sla_warning_at",
                 "stale_date",
             ],
         )
