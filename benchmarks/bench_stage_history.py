@@ -6,8 +6,9 @@ One Python process opens both registries and alternates the measurements, so bot
 run on the same machine state. Printed:
 
 * batch ``write({'stage_id': ...})`` on 1,000 leads (mail tracking on, as in the UI), with
-  20 active regulation rules on the addon side (see ``create_rules``): median time with the
-  addon / median time on stock Odoo (target <= 1.15);
+  20 active regulation rules and a 40-hour SLA on every open stage on the addon side (see
+  ``create_rules``): median time with the addon / median time on stock Odoo (target
+  <= 1.15);
 * SQL queries of that write for 10 and for 1,000 leads, both sides (must not grow with
   the batch size because of the addon);
 * install-time backfill: leads without history get their rows (target: 1,000,000 leads
@@ -143,6 +144,14 @@ def prepare(registry, count):
         if "crm.regulation.rule" in env and not env["crm.regulation.rule"].search_count([]):
             rules = create_rules(env, stages)
             print(f"{len(rules)} active regulation rules on the addon side")
+            # and a stage SLA on every open stage (the demo's typical targets): the leads
+            # get their deadlines (set-based), the moved ones a new one in Bench Contract
+            for stage in stages.filtered(lambda s: not s.is_won):
+                stage.sla_hours = 40
+            print(
+                f"stage SLAs: {len(stages) - 1} stages, "
+                f"{env['crm.lead'].search_count([('sla_state', '!=', False)])} leads on an SLA"
+            )
         if "crm.lead.stage.history" in env:
             cr.execute(
                 """UPDATE crm_lead_stage_history SET stage_id = %s

@@ -9,4 +9,5 @@ from . import (
     crm_stage,
     crm_stage_sla,
     crm_team,
+    resource_calendar,
 )

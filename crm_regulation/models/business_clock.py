@@ -2,9 +2,10 @@
 
 ``resource.calendar.plan_hours`` and ``get_work_hours_count`` compute the working intervals
 again at every call: right for one date, too slow for the thousands of leads a stage
-change, an SLA change or a watcher run deals with. A ``BusinessClock`` asks the calendar
-for its working intervals once (``_work_intervals_batch``: attendances in the calendar's
-time zone, so DST is the calendar's, minus its global leaves), keeps them as UTC
+change, an SLA change or a watcher run deals with. A ``BusinessClock`` takes the calendar's
+working intervals once per 4-week window (``_work_intervals_batch``: attendances in the
+calendar's time zone, so DST is the calendar's, minus its global leaves; cached per
+registry by ``resource.calendar._regulation_window_intervals``), keeps them as UTC
 intervals with the working hours elapsed before each, and answers every question with a
 binary search.
 """
@@ -17,12 +18,19 @@ from pytz import utc
 # How far a clock looks for working time before it gives up (a calendar with no
 # working time is refused by the configuration; this only bounds a broken one).
 HORIZON = timedelta(days=3 * 366)
-# The smallest window asked of the calendar at once.
+# The window asked of the calendar at once, aligned on EPOCH (so that the calendar's
+# answers can be cached per window: ``resource.calendar._regulation_window_intervals``).
 CHUNK = timedelta(days=28)
+EPOCH = datetime(2000, 1, 3)  # a Monday
 
 
-def _naive_utc(moment):
+def naive_utc(moment):
     return moment.astimezone(utc).replace(tzinfo=None)
+
+
+def window_start(moment):
+    """The start of the cached window that holds ``moment``."""
+    return EPOCH + CHUNK * ((moment - EPOCH) // CHUNK)
 
 
 class BusinessClock:
@@ -50,11 +58,13 @@ class BusinessClock:
             return
         until = max(until, self.end + CHUNK)
         self._ends_cache = None
-        intervals = self.calendar._work_intervals_batch(
-            utc.localize(self.end), utc.localize(until), compute_leaves=True
-        )[False]
-        for start, stop, _meta in intervals:
-            start, stop = max(_naive_utc(start), self.end), min(_naive_utc(stop), until)
+        intervals = []
+        window = window_start(self.end)
+        while window < until:
+            intervals += self.calendar._regulation_window_intervals(window)
+            window += CHUNK
+        for start, stop in intervals:
+            start, stop = max(start, self.end), min(stop, until)
             if stop <= start:
                 continue
             if self.stops and start <= self.stops[-1]:  # contiguous with the previous one

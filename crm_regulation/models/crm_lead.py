@@ -267,9 +267,8 @@ class CrmLead(models.Model):
     _outcome_closed_idx = models.Index("(outcome) WHERE outcome <> 'open'")
     # the SLA watcher's query: leads still to warn, leads still to escalate
     _sla_warning_due_idx = models.Index("(sla_warning_at) WHERE sla_state = 'on_track'")
-    _sla_deadline_due_idx = models.Index(
-        "(sla_deadline) WHERE sla_state IN ('on_track', 'at_risk')"
-    )
+    # (a lead on track past its deadline is past its warning too: the first index finds it)
+    _sla_deadline_due_idx = models.Index("(sla_deadline) WHERE sla_state = 'at_risk'")
 
     @api.constrains("duplicate_of_id")
     def _check_duplicate_of(self):
@@ -436,6 +435,12 @@ class CrmLead(models.Model):
                     ("stage_id", "active", "probability")
                 )
             }
+        sla_preset = None
+        if before is not None and vals.get("stage_id") and not {"active", "team_id"} & set(vals):
+            # a stage move of open leads of one team: their new SLA goes in the same UPDATE
+            sla_preset = self._sla_preset(vals["stage_id"], before, regulation)
+            if sla_preset:
+                vals = {**vals, **sla_preset[0]}
         result = super().write(vals)
         became_lost = vals.get("probability", 1) == 0
         sync = became_lost or STAY_FIELDS.intersection(vals)
@@ -457,7 +462,7 @@ class CrmLead(models.Model):
         if before:
             self._regulation_sync_outcome(regulation)
         if sync:
-            sla = self._sla_sync(before, rows, regulation)
+            sla = self._sla_sync(before, rows, regulation, preset=sla_preset and sla_preset[1])
             self.env["crm.lead.stage.history"]._sync_leads(
                 self, became_lost=became_lost, rows=rows, sla=sla
             )
@@ -1387,8 +1392,11 @@ class CrmLead(models.Model):
         """{team id: working calendar} of ``team_ids``; key 0: the company's (leads
         without a team, teams without hours)."""
         teams = self.env["crm.team"].sudo().browse([team_id for team_id in team_ids if team_id])
-        calendars = {team.id: team._regulation_calendar() for team in teams}
-        calendars[0] = self.env.company.resource_calendar_id
+        calendars = {team.id: team.resource_calendar_id for team in teams}
+        if not all(calendars.values()) or len(calendars) < len(team_ids):
+            company = self.env.company.resource_calendar_id
+            calendars = {team.id: team._regulation_calendar() for team in teams}
+            calendars[0] = company
         return calendars
 
     @api.model
@@ -1418,7 +1426,7 @@ class CrmLead(models.Model):
             if spec is None:
                 result[stay[0]] = (None, None, None, 0.0)
             else:
-                calendar = calendars.get(stay[1] or 0) or calendars[0]
+                calendar = calendars.get(stay[1] or 0) or calendars.get(0)
                 by_calendar[calendar].append((stay, spec))
         for calendar, items in by_calendar.items():
             clock = (
@@ -1448,11 +1456,40 @@ class CrmLead(models.Model):
         """``hours`` business hours after ``start`` (calendar hours without a clock)."""
         return (clock and clock.plan(start, hours)) or start + timedelta(hours=hours)
 
-    def _sla_sync(self, before, rows, regulation, from_lead=False):
+    def _sla_preset(self, stage_id, before, regulation):
+        """SLA values of a move of all of ``self`` to ``stage_id``, computed before the
+        write so that they go in its UPDATE: ({field: value}, (deadline, warning at,
+        state, hours)), or None unless every lead is open, in another stage, and of the
+        same team."""
+        stage = regulation.stages.get(stage_id)
+        if not stage or stage.is_won or not self._ids:
+            return None
+        if any(not before[lead_id][1] or before[lead_id][0] == stage_id for lead_id in self._ids):
+            return None
+        teams = self._regulation_field_caches(("team_id",))["team_id"]
+        team_ids = {teams[lead_id] for lead_id in self._ids}
+        if len(team_ids) != 1:
+            return None
+        now = self.env.cr.now().replace(microsecond=0)
+        planned = self._sla_plan([(0, team_ids.pop(), stage_id, now, None)], regulation, now)[0]
+        deadline, warning_at, state, _hours = planned
+        values = {
+            "sla_deadline": deadline or False,
+            "sla_warning_at": warning_at or False,
+            "sla_state": state or False,
+        }
+        return values, planned
+
+    def _sla_sync(self, before, rows, regulation, from_lead=False, preset=None):
         """Start the SLA of the stays that begin with this create/write (a stage entered,
         a lead back to work or unarchived) and stop it for the leads that are won, lost
-        or archived. ``before``/``rows`` as for the transitions. Returns {lead id:
-        (deadline, hours)} of the new stays with an SLA, for their history rows."""
+        or archived. ``before``/``rows`` as for the transitions; ``preset``: the SLA of
+        the new stays when the write computed it. Returns {lead id: (deadline, hours)} of
+        the new stays with an SLA, for their history rows."""
+        if preset:
+            # a move of all of ``self`` computed before the write and written with it
+            deadline, _warning, _state, hours = preset
+            return dict.fromkeys(self._ids, (deadline, hours)) if deadline else {}
         stages = regulation.stages
         now = self.env.cr.now().replace(microsecond=0)
         caches = self.sudo()._regulation_field_caches(
@@ -1580,11 +1617,12 @@ class CrmLead(models.Model):
     @api.model
     def _sla_due_sql(self, now):
         """The SLA watcher's query: leads to warn (at risk) or to escalate (breached), on
-        the two partial indexes of what is still to notify."""
+        the two partial indexes of what is still to notify. The warning comes before the
+        deadline: a lead on track whose deadline passed is found by its warning."""
         return SQL(
             """SELECT id FROM crm_lead
                 WHERE (sla_state = 'on_track' AND sla_warning_at <= %(now)s)
-                   OR (sla_state IN ('on_track', 'at_risk') AND sla_deadline <= %(now)s)
+                   OR (sla_state = 'at_risk' AND sla_deadline <= %(now)s)
                 ORDER BY id""",
             now=now,
         )
@@ -1738,7 +1776,7 @@ class CrmLead(models.Model):
         calendars = self._sla_calendars(set(self.team_id.ids))
         result = {}
         for calendar, leads in self.grouped(
-            lambda lead: calendars.get(lead.team_id.id) or calendars[0]
+            lambda lead: calendars.get(lead.team_id.id) or calendars.get(0)
         ).items():
             clock = clock_for(calendar, [*leads.mapped("sla_deadline"), now]) if calendar else None
             for lead in leads:

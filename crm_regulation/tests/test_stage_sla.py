@@ -3,6 +3,7 @@ from unittest.mock import patch
 
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import Form, tagged
+from odoo.tools import SQL
 
 from odoo.addons.crm_regulation.models.business_clock import clock_for
 
@@ -297,16 +298,28 @@ class TestStageSla(CrmRegulationCommon):
             self.assertEqual(len(self.breach_logs(lead)), 1)
 
     def test_watcher_query_is_on_partial_indexes(self):
+        """One query, on two partial indexes holding only what is still to notify."""
         self.env.flush_all()
         self.env.cr.execute(
-            "SELECT indexdef FROM pg_indexes WHERE tablename = 'crm_lead' "
-            "AND (indexdef LIKE '%%(sla_warning_at)%%' OR indexdef LIKE '%%(sla_deadline)%%') "
-            "ORDER BY indexname"
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'crm_lead' "
+            "AND indexname LIKE 'crm_lead_sla_%%'"
         )
-        definitions = [row[0] for row in self.env.cr.fetchall()]
-        self.assertEqual(len(definitions), 2)
-        self.assertIn("WHERE ((sla_state)::text = ANY", definitions[0])
-        self.assertIn("WHERE ((sla_state)::text = 'on_track'", definitions[1])
+        definitions = dict(self.env.cr.fetchall())
+        self.assertIn(
+            "(sla_warning_at) WHERE ((sla_state)::text = 'on_track'",
+            definitions["crm_lead_sla_warning_due_idx"],
+        )
+        self.assertIn(
+            "(sla_deadline) WHERE ((sla_state)::text = 'at_risk'",
+            definitions["crm_lead_sla_deadline_due_idx"],
+        )
+        self.env.cr.execute("SET LOCAL enable_seqscan = off")  # a small test table
+        self.env.cr.execute(
+            SQL("EXPLAIN %s", self.env["crm.lead"]._sla_due_sql(datetime(2026, 11, 23)))
+        )
+        plan = "\n".join(row[0] for row in self.env.cr.fetchall())
+        self.assertIn("crm_lead_sla_warning_due_idx", plan)
+        self.assertIn("crm_lead_sla_deadline_due_idx", plan)
 
     # ------------------------------------------------------------
     # pause rules and restarts
