@@ -15,7 +15,8 @@ Printed:
    start, leads and open stays written) against a raw SQL baseline writing the same
    columns of the same leads and stays with calendar hours (``date_in + 40 h``), measured
    in the same run (the baseline rolled back).
-2. **Watcher**: the raw SQL query of the due leads (median of 5), the watcher's own query,
+2. **Watcher**: a hand-written SQL query of the due leads and the watcher's own query (median
+   of 5; the faster one is the raw baseline),
    the whole cron run (once: it commits its batches), the cost of one notification made
    the plain ORM way (an activity, a note and the state written, on a sample of leads
    that are not due, rolled back), and the target: run <= 3 x raw query + due x one
@@ -255,7 +256,8 @@ def main():
         done = env["crm.lead"]._cron_sla_watcher()
         cr.commit()
         run = time.perf_counter() - start
-    bound = 3 * raw_query + len(due) * per_notification
+    # the stricter of the two raw queries (the watcher's own SQL, run raw, is the fastest)
+    bound = 3 * min(raw_query, own_query) + len(due) * per_notification
     print(f"watcher run: {done:,} leads in {run:.1f} s ({run / max(done, 1) * 1000:.1f} ms/lead)")
     print(f"target 3 x raw query + {len(due):,} x one notification = {bound:.1f} s; "
           f"ratio {run / bound:.2f} (<= 1 meets the target)")  # fmt: skip

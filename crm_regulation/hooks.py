@@ -40,3 +40,5 @@ def post_init_hook(env):
     """
     count = env["crm.lead.stage.history"]._backfill()
     _logger.info("crm_regulation: stage history opened for %s existing leads", count)
+    count = env["crm.lead.stage.history"]._fill_business_hours()
+    _logger.info("crm_regulation: business hours of %s closed stays computed", count)

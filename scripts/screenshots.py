@@ -190,6 +190,20 @@ def main():
             OUT / "screenshot_outcomes.png",
         )
         team_ids = rpc("crm.team", "search", [("name", "=", "Residential Sales")], limit=1)
+        # stage SLAs: the watcher flags the demo leads, then the team's pipeline
+        cron_ids = rpc("ir.cron", "search", [("cron_name", "=", "CRM Regulation: stage SLAs")])
+        if cron_ids:
+            rpc("ir.cron", "method_direct_trigger", cron_ids)
+        if team_ids:
+            browser.shot(
+                f"{args.url}/odoo/action-crm.crm_case_form_view_salesteams_opportunity"
+                f"?active_id={team_ids[0]}",
+                OUT / "screenshot_sla_pipeline.png",
+            )
+            browser.shot(
+                f"{args.url}/odoo/action-crm_regulation.crm_regulation_report_action",
+                OUT / "screenshot_sla_report.png",
+            )
         if team_ids:
             browser.shot(
                 f"{args.url}/report/html/crm_regulation.report_sales_regulation/{team_ids[0]}",

@@ -52,8 +52,6 @@ REVIEWER_GROUP = "sales_team.group_sale_manager"
 WATCHER_BATCH = 500
 # Leads written per statement when an SLA change reschedules a stage.
 RESCHEDULE_CHUNK = 20000
-# Closed stays whose business hours the SLA watcher fills per committed batch.
-FILL_BATCH = 5000
 
 
 # Values of a lead read from the ORM cache after a create/write, shared by the regulation
@@ -1637,13 +1635,7 @@ class CrmLead(models.Model):
         none yet (mass moves, stays from before the install) are filled in batches."""
         now = fields.Datetime.now()
         due = [lead_id for (lead_id,) in self.env.execute_query(self._sla_due_sql(now))]
-        done = self._regulation_run_batches(due, batch_size, lambda leads: leads._sla_notify(now))
-        History = self.env["crm.lead.stage.history"].sudo()
-        Cron = self.env["ir.cron"]
-        while filled := History._fill_business_hours(limit=FILL_BATCH):
-            if not Cron._commit_progress(filled):
-                break
-        return done
+        return self._regulation_run_batches(due, batch_size, lambda leads: leads._sla_notify(now))
 
     def _sla_notify(self, now):
         """Warn (at risk) or escalate (breached) the leads of ``self`` still due at

@@ -7,10 +7,8 @@ from odoo.tools import SQL
 from .business_clock import clock_for
 from .crm_lead import STATE_FIELDS
 
-# Closed stays whose business hours are computed before the transaction commits (more
-# leads in one write: left to the SLA watcher, which fills them in batches).
-FILL_AT_COMMIT = 100
-FILL_KEY = "crm_regulation.closed_stays"
+# Stays given their business hours per statement by the install and upgrade fill.
+FILL_BATCH = 20000
 
 
 def _sql_hours(start, end):
@@ -79,8 +77,7 @@ class CrmLeadStageHistory(models.Model):
         "Duration (Business Hours)",
         readonly=True,
         aggregator="avg",
-        help="Working hours of the team spent in the stage; empty while the stay is open "
-        "(and for a few minutes after a mass move: filled by the SLA watcher).",
+        help="Working hours of the team spent in the stage; empty while the stay is open.",
     )
     sla_hours = fields.Float(
         "SLA (Business Hours)",
@@ -182,7 +179,10 @@ class CrmLeadStageHistory(models.Model):
            archives first, then sets the probability), so their last stay ended by a loss.
 
         ``sla``: {lead id: (deadline, hours)} of the stays that start, from the lead's SLA.
-        A stay that ends after its SLA deadline is breached, watcher or not.
+        A stay that ends after its SLA deadline is breached, watcher or not. The stays that
+        end get their business hours in the same statement (read first: one indexed query;
+        no index of "stays to fill" that a close would have to update: closing a stay stays
+        a HOT update).
         """
         if not leads:
             return
@@ -210,6 +210,21 @@ class CrmLeadStageHistory(models.Model):
         if date_in_from_lead:
             leads.flush_recordset(["date_last_stage_update"])
         self.flush_model()
+        state = {row[0]: (row[1], row[2]) for row in rows}
+        closing = [
+            (lead_id, team_id, date_in, max(now, date_in), deadline)
+            for lead_id, team_id, date_in, deadline, stage_id in self.env.execute_query(
+                SQL(
+                    """SELECT lead_id, team_id, date_in, sla_deadline, stage_id
+                         FROM crm_lead_stage_history
+                        WHERE lead_id = ANY(%s) AND date_out IS NULL""",
+                    list(state),
+                )
+            )
+            if not state[lead_id][1] or stage_id != state[lead_id][0]
+        ]
+        spent = self._business_hours(closing) if closing else {}
+        rows = [(*row, *spent.get(row[0], (None, None))) for row in rows]
         # One statement (the arrays are sent once): close the stays that no longer match,
         # then open a stay for every staying lead left without one. Both parts see the
         # same snapshot, hence "closed here, or no open stay". Joins, not a NOT EXISTS
@@ -221,13 +236,17 @@ class CrmLeadStageHistory(models.Model):
             WITH v AS MATERIALIZED (
                 SELECT * FROM unnest(%(ids)s::int[], %(stages)s::int[], %(actives)s::bool[],
                                      %(teams)s::int[], %(users)s::int[], %(companies)s::int[],
-                                     %(deadlines)s::timestamp[], %(sla_hours)s::float8[])
+                                     %(deadlines)s::timestamp[], %(sla_hours)s::float8[],
+                                     %(business_hours)s::float8[], %(overdue)s::float8[])
                        AS v(lead_id, stage_id, active, team_id, user_id, company_id,
-                            sla_deadline, sla_hours)
+                            sla_deadline, sla_hours, business_hours, overdue)
             ), closed AS (
                 UPDATE crm_lead_stage_history AS h
                    SET date_out = GREATEST(%(now)s, h.date_in),
                        duration_hours = %(duration)s,
+                       duration_business_hours = v.business_hours,
+                       sla_overdue_hours = CASE WHEN h.sla_deadline IS NOT NULL
+                                                THEN v.overdue END,
                        sla_breached = COALESCE(h.sla_breached OR h.sla_deadline < %(now)s, FALSE),
                        end_reason = CASE
                            WHEN NOT v.active AND v.lead_id = ANY(%(lost_ids)s) THEN 'lost'
@@ -270,6 +289,8 @@ class CrmLeadStageHistory(models.Model):
                             "companies",
                             "deadlines",
                             "sla_hours",
+                            "business_hours",
+                            "overdue",
                         ),
                         map(list, zip(*rows, strict=True)),
                         strict=True,
@@ -295,73 +316,74 @@ class CrmLeadStageHistory(models.Model):
             )
         self.invalidate_model()
         leads.invalidate_recordset(["stage_history_ids", "stage_history_count"])
-        if len(leads) <= FILL_AT_COMMIT:
-            # the business hours of the stays just closed, once, before the commit
-            closed = cr.precommit.data.setdefault(FILL_KEY, set())
-            if not closed:
-                cr.precommit.add(self._fill_at_commit)
-            closed.update(leads.ids)
-
-    def _fill_at_commit(self):
-        lead_ids = self.env.cr.precommit.data.pop(FILL_KEY, set())
-        if lead_ids:
-            self.sudo()._fill_business_hours(lead_ids=lead_ids)
 
     @api.model
-    def _fill_business_hours(self, lead_ids=None, limit=None):
-        """Compute the business hours of closed stays that have none (of ``lead_ids``, or
-        the oldest ``limit`` ones): time in the stage and past the SLA deadline, in the
-        working hours of the stay's team (one clock per calendar; one UPDATE). Returns the
-        number of stays filled."""
-        self.flush_model()
-        where = SQL("h.date_out IS NOT NULL AND h.duration_business_hours IS NULL")
-        if lead_ids is not None:
-            where = SQL("%s AND h.lead_id = ANY(%s)", where, list(lead_ids))
-        stays = self.env.execute_query(
-            SQL(
-                """SELECT h.id, h.team_id, h.date_in, h.date_out, h.sla_deadline
-                     FROM crm_lead_stage_history h WHERE %s ORDER BY h.id %s""",
-                where,
-                SQL("LIMIT %s", limit) if limit else SQL(""),
-            )
-        )
-        if not stays:
-            return 0
+    def _business_hours(self, stays):
+        """{key: (business hours from date in to date out, business hours past the
+        deadline)} of ``stays`` [(key, team id, date in, date out, deadline or None)], in
+        the working hours of the team (the company's without), one clock per calendar."""
         calendars = self.env["crm.lead"]._sla_calendars({stay[1] for stay in stays})
         by_calendar = defaultdict(list)
         for stay in stays:
             by_calendar[calendars.get(stay[1] or 0) or calendars.get(0)].append(stay)
-        values = []
+        result = {}
         for calendar, group in by_calendar.items():
             clock = (
                 clock_for(calendar, [moment for stay in group for moment in stay[2:]])
                 if calendar
                 else None
             )
-            for stay_id, _team, date_in, date_out, deadline in group:
+            for key, _team, date_in, date_out, deadline in group:
                 if clock is None:  # no working hours anywhere: calendar hours
                     hours = (date_out - date_in).total_seconds() / 3600.0
                     overdue = (date_out - deadline).total_seconds() / 3600.0 if deadline else 0
                 else:
                     hours = clock.hours_between(date_in, date_out)
                     overdue = clock.hours_between(deadline, date_out) if deadline else 0
-                values.append((stay_id, round(hours, 4), round(max(overdue, 0.0), 4)))
-        ids, hours, overdue = (list(column) for column in zip(*values, strict=True))
-        self.env.cr.execute(
-            SQL(
-                """UPDATE crm_lead_stage_history h
-                      SET duration_business_hours = v.hours,
-                          sla_overdue_hours = CASE WHEN h.sla_deadline IS NULL THEN NULL
-                                                   ELSE v.overdue END
-                     FROM unnest(%s::int[], %s::float8[], %s::float8[]) AS v(id, hours, overdue)
-                    WHERE h.id = v.id""",
-                ids,
-                hours,
-                overdue,
+                result[key] = (round(hours, 4), round(max(overdue, 0.0), 4))
+        return result
+
+    @api.model
+    def _fill_business_hours(self, batch_size=FILL_BATCH):
+        """Give the closed stays without business hours theirs (the stays recorded before
+        19.0.1.3.0, and the closed stays of the install backfill), by id ranges: one
+        keyset query and one UPDATE per batch. Returns the number of stays filled."""
+        self.flush_model()
+        filled, last_id = 0, 0
+        while True:
+            stays = self.env.execute_query(
+                SQL(
+                    """SELECT id, team_id, date_in, date_out, sla_deadline
+                         FROM crm_lead_stage_history
+                        WHERE id > %s ORDER BY id LIMIT %s""",
+                    last_id,
+                    batch_size,
+                )
             )
-        )
+            if not stays:
+                break
+            last_id = stays[-1][0]
+            todo = [stay for stay in stays if stay[3] is not None]
+            spent = self._business_hours(todo) if todo else {}
+            if spent:
+                ids = list(spent)
+                self.env.cr.execute(
+                    SQL(
+                        """UPDATE crm_lead_stage_history h
+                              SET duration_business_hours = v.hours,
+                                  sla_overdue_hours = CASE WHEN h.sla_deadline IS NULL
+                                                           THEN NULL ELSE v.overdue END
+                             FROM unnest(%s::int[], %s::float8[], %s::float8[])
+                                  AS v(id, hours, overdue)
+                            WHERE h.id = v.id AND h.duration_business_hours IS NULL""",
+                        ids,
+                        [spent[stay_id][0] for stay_id in ids],
+                        [spent[stay_id][1] for stay_id in ids],
+                    )
+                )
+                filled += self.env.cr.rowcount
         self.invalidate_model(["duration_business_hours", "sla_overdue_hours"])
-        return len(ids)
+        return filled
 
     @api.model
     def _backfill(self):

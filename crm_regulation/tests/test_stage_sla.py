@@ -351,8 +351,7 @@ class TestStageSla(CrmRegulationCommon):
         self.assertEqual(lead.sla_deadline, datetime(2026, 11, 25, 18, 0))
         proposal_stay = self.history(lead).filtered(lambda s: s.stage_id == self.stage_proposal)
         self.assertTrue(proposal_stay.sla_breached)
-        # business hours filled at commit: Friday 16-18, Monday 9-13, 14-18 = 10 h
-        self.env.cr.precommit.run()
+        # business hours of the stay: Friday 16-18, Monday 9-13, 14-18 = 10 h
         self.assertAlmostEqual(proposal_stay.duration_business_hours, 10)
         self.assertAlmostEqual(proposal_stay.sla_overdue_hours, 2)
         self.assertAlmostEqual(proposal_stay.duration_hours, 89)
@@ -361,16 +360,32 @@ class TestStageSla(CrmRegulationCommon):
             lead.with_user(self.user_salesman).stage_id = self.stage_new
         self.assertFalse(lead.sla_state)
 
-    def test_stays_closed_in_a_mass_move_are_filled_by_the_watcher(self):
-        leads = self.enter("2026-11-23 09:00:00", count=101)
+    def test_stays_closed_in_a_mass_move_get_their_business_hours(self):
+        leads = self.enter("2026-11-23 09:00:00", count=150)
         with self.at("2026-11-23 11:00:00"):
             leads.with_user(self.user_salesman).write({"stage_id": self.stage_negotiation.id})
-            self.env.cr.precommit.run()
         closed = self.history(leads).filtered("date_out")
-        self.assertEqual(len(closed), 101)
-        self.assertFalse(any(closed.mapped("duration_business_hours")))
-        self.watcher("2026-11-23 11:15:00")
+        self.assertEqual(len(closed), 150)
         self.assertEqual(set(closed.mapped("duration_business_hours")), {2.0})
+
+    def test_stays_recorded_before_the_upgrade_get_their_business_hours(self):
+        leads = self.enter("2026-11-20 16:00:00", count=3)
+        with self.at("2026-11-23 11:00:00"):
+            leads.with_user(self.user_salesman).write({"stage_id": self.stage_negotiation.id})
+        closed = self.history(leads).filtered("date_out")
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE crm_lead_stage_history SET duration_business_hours = NULL, "
+            "sla_overdue_hours = NULL WHERE id = ANY(%s)",
+            [closed.ids],
+        )
+        closed.invalidate_recordset()
+        History = self.env["crm.lead.stage.history"]
+        self.assertGreaterEqual(History._fill_business_hours(batch_size=2), 3)
+        # Friday 16-18 and Monday 9-11; 8-hour SLA: not overdue
+        self.assertEqual(set(closed.mapped("duration_business_hours")), {4.0})
+        self.assertEqual(set(closed.mapped("sla_overdue_hours")), {0.0})
+        self.assertEqual(History._fill_business_hours(), 0)
 
     def test_changing_the_stage_sla_reschedules_its_open_leads_set_based(self):
         early = self.enter("2026-11-20 16:00:00", count=3)
@@ -537,7 +552,6 @@ class TestStageSla(CrmRegulationCommon):
         for lead, when in zip(leads, exits, strict=True):
             with self.at(when):
                 lead.with_user(self.user_salesman).stage_id = self.stage_negotiation
-        self.env.cr.precommit.run()
         Report = self.env["crm.regulation.report"].with_user(self.user_manager)
         domain = [("lead_id", "in", leads.ids), ("stage_id", "=", self.stage_proposal.id)]
         [(stays, compliance, mean, p90)] = Report._read_group(
