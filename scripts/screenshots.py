@@ -204,7 +204,8 @@ def main():
                 f"?active_id={team_ids[0]}",
                 OUT / "screenshot_sla_pipeline.png",
                 # the team's own stages: past the three (empty) stages shared by all teams
-                script="document.querySelectorAll('.o_content, .o_kanban_renderer, .o_action').forEach((e) => { e.scrollLeft = 1000; })",
+                script="document.querySelectorAll('.o_content, .o_kanban_renderer, .o_action')"
+                ".forEach((e) => { e.scrollLeft = 1000; })",
             )
         if team_ids:
             browser.shot(

@@ -93,8 +93,9 @@ class TestStageHistory(CrmRegulationCommon):
 
     def test_batch_write_query_count_constant(self):
         """One write() on 1,000 leads: every lead gets its rows, and the history costs two
-        queries (its open stays read, one statement), the same as for 10 leads (crm's own flush grows with the batch: chunked
-        UPDATEs; the benchmark compares whole writes with stock Odoo)."""
+        queries (its open stays read, one statement), the same as for 10 leads (crm's own
+        flush grows with the batch: chunked UPDATEs; the benchmark compares whole writes
+        with stock Odoo)."""
         execute = Cursor.execute
 
         def history_queries(leads, stage):
