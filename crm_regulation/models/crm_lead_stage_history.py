@@ -7,6 +7,13 @@ from odoo.tools import SQL
 from .business_clock import clock_for
 from .crm_lead import STATE_FIELDS
 
+# How a stay ends.
+END_REASONS = [
+    ("moved", "Moved to another stage"),
+    ("won", "Won"),
+    ("lost", "Lost"),
+    ("archived", "Archived"),
+]
 # Stays given their business hours per statement by the install and upgrade fill.
 FILL_BATCH = 20000
 
@@ -63,12 +70,7 @@ class CrmLeadStageHistory(models.Model):
         help="Calendar hours spent in the stage; empty while the stay is open.",
     )
     end_reason = fields.Selection(
-        [
-            ("moved", "Moved to another stage"),
-            ("won", "Won"),
-            ("lost", "Lost"),
-            ("archived", "Archived"),
-        ],
+        END_REASONS,
         string="Ended By",
         readonly=True,
     )

@@ -2,6 +2,8 @@ from odoo import fields, models
 from odoo.orm.models import parse_read_group_spec
 from odoo.tools import SQL
 
+from ..models.crm_lead_stage_history import END_REASONS
+
 
 class CrmRegulationReport(models.Model):
     """Stays of leads in stages (the stage history), one row each, with their SLA outcome
@@ -42,12 +44,7 @@ class CrmRegulationReport(models.Model):
     date_out = fields.Datetime(string="Left", readonly=True)
     is_open = fields.Boolean(string="Current Stay", readonly=True)
     end_reason = fields.Selection(
-        [
-            ("moved", "Moved to another stage"),
-            ("won", "Won"),
-            ("lost", "Lost"),
-            ("archived", "Archived"),
-        ],
+        END_REASONS,
         string="Ended By",
         readonly=True,
     )
