@@ -25,9 +25,10 @@ Printed:
 """
 
 import argparse
-import statistics
 import time
 from datetime import datetime
+
+from bench_watchers import median_time, vacuum_analyze
 
 from odoo import SUPERUSER_ID, api
 from odoo.modules.registry import Registry
@@ -120,14 +121,6 @@ def generate(env, args):
     return team, proposal
 
 
-def vacuum_analyze(registry):
-    with registry.cursor() as cr:
-        cr._cnx.autocommit = True
-        cr.execute("VACUUM ANALYZE crm_lead")
-        cr.execute("VACUUM ANALYZE crm_lead_stage_history")
-        cr._cnx.autocommit = False
-
-
 def raw_reschedule(env, stage_id):
     """The same leads and stays written with calendar hours, in two statements."""
     cr = env.cr
@@ -212,18 +205,8 @@ def main():
                        OR sla_deadline <= %(now)s AND sla_state <> 'breached')""",
             now=now,
         )
-        timings = []
-        for _round in range(5):
-            start = time.perf_counter()
-            due = env.execute_query(raw_sql)
-            timings.append(time.perf_counter() - start)
-        raw_query = statistics.median(timings)
-        timings = []
-        for _round in range(5):
-            start = time.perf_counter()
-            env.execute_query(query)
-            timings.append(time.perf_counter() - start)
-        own_query = statistics.median(timings)
+        raw_query, due = median_time(lambda: env.execute_query(raw_sql), 5)
+        own_query, _due = median_time(lambda: env.execute_query(query), 5)
         print(f"raw SQL query: {len(due):,} due in {raw_query * 1000:.1f} ms; "
               f"the watcher's query: {own_query * 1000:.1f} ms")  # fmt: skip
         print("plan:", explain(env, query))

@@ -464,7 +464,7 @@ class CrmLead(models.Model):
             self.env["crm.lead.stage.history"]._sync_leads(
                 self, became_lost=became_lost, rows=rows, sla=sla
             )
-        if "team_id" in vals:
+        if "team_id" in vals and self.env["crm.regulation.rule"]._get_regulation().slas:
             # another team: its SLA and working hours, from the start of the same stay
             self._sla_reschedule(lead_ids=self.ids)
         if transitions:
@@ -1073,7 +1073,7 @@ class CrmLead(models.Model):
 
     def _qualification_start(self, rows, regulation):
         """Give new leads of teams with a qualification deadline their deadline, in the
-        team's business hours from now (one calendar computation per team and batch)."""
+        team's business hours from now (one business clock per team and batch)."""
         settings = self._qualification_settings({row[4] for row in rows})
         if not settings:
             return
@@ -1085,16 +1085,11 @@ class CrmLead(models.Model):
                 by_team.setdefault(team_id, []).append(lead_id)
         for team_id, lead_ids in by_team.items():
             _stage_id, hours, warning_hours, calendar = settings[team_id]
-            deadline = calendar.plan_hours(hours, now, compute_leaves=True) if calendar else False
-            if not deadline:  # a calendar without working time: calendar hours
-                deadline = now + timedelta(hours=hours)
+            clock = clock_for(calendar, [now], hours) if calendar else None
+            deadline = self._business_moment(clock, now, hours)
             warning_at = now
             if 0 < warning_hours < hours:
-                warning_at = (
-                    calendar.plan_hours(hours - warning_hours, now, compute_leaves=True)
-                    if calendar
-                    else False
-                ) or deadline - timedelta(hours=warning_hours)
+                warning_at = self._business_moment(clock, now, hours - warning_hours)
             self.browse(lead_ids).sudo().write(
                 {
                     "qualification_deadline": deadline,
@@ -1387,14 +1382,12 @@ class CrmLead(models.Model):
 
     @api.model
     def _sla_calendars(self, team_ids):
-        """{team id: working calendar} of ``team_ids``; key 0: the company's (leads
-        without a team, teams without hours)."""
+        """{team id: working calendar} of ``team_ids`` (``crm.team._regulation_calendar``);
+        key 0 for leads without a team: the company's."""
         teams = self.env["crm.team"].sudo().browse([team_id for team_id in team_ids if team_id])
-        calendars = {team.id: team.resource_calendar_id for team in teams}
-        if not all(calendars.values()) or len(calendars) < len(team_ids):
-            company = self.env.company.resource_calendar_id
-            calendars = {team.id: team._regulation_calendar() for team in teams}
-            calendars[0] = company
+        calendars = {team.id: team._regulation_calendar() for team in teams}
+        if len(calendars) < len(team_ids):
+            calendars[0] = self.env.company.resource_calendar_id
         return calendars
 
     @api.model
@@ -1424,7 +1417,7 @@ class CrmLead(models.Model):
             if spec is None:
                 result[stay[0]] = (None, None, None, 0.0)
             else:
-                calendar = calendars.get(stay[1] or 0) or calendars.get(0)
+                calendar = calendars[stay[1] or 0]
                 by_calendar[calendar].append((stay, spec))
         for calendar, items in by_calendar.items():
             clock = (
@@ -1437,8 +1430,8 @@ class CrmLead(models.Model):
                 key = (start, spec.hours, spec.warning_ratio)
                 if key not in planned:
                     planned[key] = (
-                        self._sla_moment(clock, start, spec.hours),
-                        self._sla_moment(clock, start, spec.hours * spec.warning_ratio),
+                        self._business_moment(clock, start, spec.hours),
+                        self._business_moment(clock, start, spec.hours * spec.warning_ratio),
                     )
                 deadline, warning_at = planned[key]
                 result[lead_id] = (
@@ -1450,8 +1443,9 @@ class CrmLead(models.Model):
         return result
 
     @api.model
-    def _sla_moment(self, clock, start, hours):
-        """``hours`` business hours after ``start`` (calendar hours without a clock)."""
+    def _business_moment(self, clock, start, hours):
+        """``hours`` business hours after ``start`` (calendar hours without a clock, or
+        when the calendar has no working time)."""
         return (clock and clock.plan(start, hours)) or start + timedelta(hours=hours)
 
     def _sla_preset(self, stage_id, before, regulation):
@@ -1713,7 +1707,7 @@ class CrmLead(models.Model):
             elif spec.action == "email":
                 emails[tuple(recipients.partner_id.ids)].append(lead.id)
             elif leader and leader != owner:
-                reassign[leader].append(lead)
+                reassign[leader].append(lead.id)
             lang = (owner or leader).lang or self.env.lang
             env = lead.with_context(lang=lang).env
             action = {
@@ -1746,8 +1740,8 @@ class CrmLead(models.Model):
                 template.send_mail_batch(
                     lead_ids, email_values={"recipient_ids": [Command.set(list(partner_ids))]}
                 )
-        for leader, leads in reassign.items():
-            self.browse([lead.id for lead in leads]).write({"user_id": leader.id})
+        for leader, lead_ids in reassign.items():
+            self.browse(lead_ids).write({"user_id": leader.id})
         self._message_log_batch(logs)
         self.write({"sla_state": "breached"})
         self.env["crm.lead.stage.history"].flush_model()
@@ -1765,20 +1759,10 @@ class CrmLead(models.Model):
 
     def _sla_overdue_hours(self, now):
         """{lead id: business hours from its stage deadline to ``now``}."""
-        calendars = self._sla_calendars(set(self.team_id.ids))
-        result = {}
-        for calendar, leads in self.grouped(
-            lambda lead: calendars.get(lead.team_id.id) or calendars.get(0)
-        ).items():
-            clock = clock_for(calendar, [*leads.mapped("sla_deadline"), now]) if calendar else None
-            for lead in leads:
-                hours = (
-                    clock.hours_between(lead.sla_deadline, now)
-                    if clock
-                    else (now - lead.sla_deadline).total_seconds() / 3600.0
-                )
-                result[lead.id] = round(max(hours, 0.0), 4)
-        return result
+        spent = self.env["crm.lead.stage.history"]._business_hours(
+            [(lead.id, lead.team_id.id, lead.sla_deadline, now, None) for lead in self]
+        )
+        return {lead_id: max(hours, 0.0) for lead_id, (hours, _overdue) in spent.items()}
 
     # ------------------------------------------------------------
     # DUPLICATES AT CREATION

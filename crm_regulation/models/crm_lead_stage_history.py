@@ -327,7 +327,7 @@ class CrmLeadStageHistory(models.Model):
         calendars = self.env["crm.lead"]._sla_calendars({stay[1] for stay in stays})
         by_calendar = defaultdict(list)
         for stay in stays:
-            by_calendar[calendars.get(stay[1] or 0) or calendars.get(0)].append(stay)
+            by_calendar[calendars[stay[1] or 0]].append(stay)
         result = {}
         for calendar, group in by_calendar.items():
             clock = (

@@ -73,16 +73,22 @@ class CrmRegulationSlaMixin(models.AbstractModel):
         """[(team id or None for every team, stage id)] of the leads this SLA applies to."""
         raise NotImplementedError
 
+    # fields that move the SLA to other leads (their old place is rescheduled too)
+    _sla_scope_fields = ()
+
     @api.model_create_multi
     def create(self, vals_list):
         records = super().create(vals_list)
-        records._sla_changed([vals for vals in vals_list if vals.get("sla_hours")])
+        if any(vals.get("sla_hours") for vals in vals_list):
+            records._sla_changed()
         return records
 
     def write(self, vals):
+        moved = set(self._sla_scope_fields).intersection(vals)
+        old_scope = self._sla_scope() if moved else []
         result = super().write(vals)
-        if SLA_FIELDS.intersection(vals):
-            self._sla_changed([vals])
+        if moved or SLA_FIELDS.intersection(vals):
+            self._sla_changed(old_scope)
         return result
 
     def unlink(self):
@@ -91,8 +97,7 @@ class CrmRegulationSlaMixin(models.AbstractModel):
         self.env["crm.lead"]._sla_reschedule(scope)
         return result
 
-    def _sla_changed(self, changes):
-        if changes:
-            # the regulation cache must see the new settings first
-            self.env.registry.clear_cache()
-            self.env["crm.lead"]._sla_reschedule(self._sla_scope())
+    def _sla_changed(self, old_scope=()):
+        # the regulation cache must see the new settings first
+        self.env.registry.clear_cache()
+        self.env["crm.lead"]._sla_reschedule(list(old_scope) + self._sla_scope())

@@ -8,6 +8,7 @@ class CrmStageSla(models.Model):
     _inherit = ["crm.regulation.config.mixin", "crm.regulation.sla.mixin"]
     _description = "Team Stage SLA"
     _order = "team_id, stage_id"
+    _sla_scope_fields = ("team_id", "stage_id")
 
     team_id = fields.Many2one(
         "crm.team", string="Sales Team", required=True, index=True, ondelete="cascade"
@@ -32,12 +33,3 @@ class CrmStageSla(models.Model):
 
     def _sla_scope(self):
         return [(sla.team_id.id, sla.stage_id.id) for sla in self]
-
-    def write(self, vals):
-        # moving an override to another team or stage reschedules both places
-        scope = self._sla_scope() if {"team_id", "stage_id"}.intersection(vals) else []
-        result = super().write(vals)
-        if scope:
-            self.env.registry.clear_cache()
-            self.env["crm.lead"]._sla_reschedule(scope + self._sla_scope())
-        return result

@@ -1,10 +1,9 @@
 import ast
-from datetime import timedelta
-
-from pytz import utc
 
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
+
+from .business_clock import BusinessClock
 
 
 class CrmTeam(models.Model):
@@ -142,8 +141,7 @@ class CrmTeam(models.Model):
         (looking four weeks ahead)."""
         if not calendar:
             return
-        start = utc.localize(fields.Datetime.now())
-        if not calendar.sudo()._work_intervals_batch(start, start + timedelta(days=28))[False]:
+        if not BusinessClock(calendar.sudo(), fields.Datetime.now()).total:
             raise ValidationError(
                 self.env._(
                     "The working hours “%s” have no working time in the next four weeks: "
