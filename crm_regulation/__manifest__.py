@@ -2,14 +2,14 @@
     "name": "CRM Regulation",
     "summary": "Make the sales team work by its sales regulation: stage history, "
     "transition rules, disqualification, SLAs, roles and KPI digests",
-    "version": "19.0.1.3.0",
+    "version": "19.0.1.4.0",
     "category": "Sales/CRM",
     "website": "https://github.com/crm-regulation/crm_regulation",
     "author": "CRM Regulation team",
     "maintainers": ["crm-regulation"],
     "license": "LGPL-3",
     "development_status": "Alpha",
-    "depends": ["crm", "mail", "resource", "web"],
+    "depends": ["crm", "mail", "resource", "utm", "web"],
     "external_dependencies": {"python": ["xlsxwriter"]},
     "data": [
         "security/crm_regulation_security.xml",
@@ -25,6 +25,7 @@
         "views/crm_lost_reason_views.xml",
         "report/crm_lead_outcome_report_views.xml",
         "report/crm_regulation_report_views.xml",
+        "views/crm_role_matrix_views.xml",
         "views/menus.xml",
         "report/sales_regulation_report.xml",
     ],
@@ -34,4 +35,5 @@
     ],
     "pre_init_hook": "pre_init_hook",
     "post_init_hook": "post_init_hook",
+    "uninstall_hook": "uninstall_hook",
 }

@@ -42,3 +42,8 @@ def post_init_hook(env):
     _logger.info("crm_regulation: stage history opened for %s existing leads", count)
     count = env["crm.lead.stage.history"]._fill_business_hours()
     _logger.info("crm_regulation: business hours of %s closed stays computed", count)
+
+
+def uninstall_hook(env):
+    """Give Odoo's narrowed record rules back their stock domains."""
+    env["ir.rule"]._crm_regulation_narrow_stock_rules(restore=True)

@@ -3,11 +3,18 @@
 from . import crm_regulation_config_mixin, crm_regulation_sla_mixin
 from . import (
     crm_lead,
+    crm_lead_access,
+    crm_access_request,
     crm_lead_stage_history,
     crm_lost_reason,
     crm_regulation_rule,
     crm_stage,
     crm_stage_sla,
     crm_team,
+    crm_team_member,
+    ir_rule,
+    res_company,
+    res_config_settings,
+    res_users,
     resource_calendar,
 )

@@ -47,7 +47,7 @@ SYSTEM_FIELDS = frozenset(
     }
 )
 # Who reviews losses and disqualifications (head of sales).
-REVIEWER_GROUP = "sales_team.group_sale_manager"
+REVIEWER_GROUP = "crm_regulation.group_head_of_sales,sales_team.group_sale_manager"
 # Leads handled per committed batch by the watchers.
 WATCHER_BATCH = 500
 # Leads written per statement when an SLA change reschedules a stage.
@@ -1983,7 +1983,7 @@ class CrmLead(models.Model):
         return True
 
     def _regulation_check_reviewer(self):
-        if not self.env.user.has_group(REVIEWER_GROUP):
+        if not self.env.user.has_groups(REVIEWER_GROUP):
             raise AccessError(
                 self.env._("Only the head of sales reviews losses and disqualifications.")
             )

@@ -6,8 +6,31 @@ from odoo.exceptions import ValidationError
 from .business_clock import BusinessClock
 
 
+# team fields the role matrix reads (RegulationScope): a change clears the cached scopes
+SCOPE_TEAM_FIELDS = {"active", "user_id", "parent_id", "member_pick_unassigned", "member_ids",
+                     "crm_team_member_ids", "crm_team_member_all_ids"}
+
+
 class CrmTeam(models.Model):
     _inherit = "crm.team"
+    _parent_store = True
+
+    parent_id = fields.Many2one(
+        "crm.team",
+        string="Parent Team",
+        index=True,
+        ondelete="restrict",
+        tracking=True,
+        help="The head of sales of a team sees the leads of its sub-teams too.",
+    )
+    parent_path = fields.Char(index=True)
+    child_ids = fields.One2many("crm.team", "parent_id", string="Sub-teams")
+    member_pick_unassigned = fields.Boolean(
+        string="Members See Unassigned Leads",
+        default=True,
+        help="Salespeople of the team see the team's unassigned leads and may take them. "
+        "Off: they see only the leads assigned to them.",
+    )
 
     resource_calendar_id = fields.Many2one(
         "resource.calendar",
@@ -151,8 +174,21 @@ class CrmTeam(models.Model):
                 )
             )
 
+    @api.constrains("parent_id")
+    def _check_parent_id(self):
+        if self._has_cycle():
+            raise ValidationError(self.env._("A team cannot be its own parent or sub-team."))
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        teams = super().create(vals_list)
+        self.env.registry.clear_cache()  # the role matrix's scopes of the members
+        return teams
+
     def write(self, vals):
         result = super().write(vals)
+        if SCOPE_TEAM_FIELDS.intersection(vals):
+            self.env.registry.clear_cache()
         if "resource_calendar_id" in vals:
             # the SLAs of the team's open leads are counted in the new hours
             self.env["crm.lead"]._sla_reschedule([(team.id, None) for team in self])

@@ -136,7 +136,11 @@ class TestRegulationEngine(CrmRegulationCommon):
 
     def test_other_team_is_not_regulated_by_team_rules(self):
         other_team = self.env["crm.team"].create({"name": "Other"})
-        lead = self._create_leads(1, team_id=other_team.id)
+        # given to the salesperson by the head of sales (a salesperson cannot create leads
+        # in a team of which they are not a member)
+        lead = self.env["crm.lead"].create(
+            {"name": "Lead 0", "user_id": self.user_salesman.id, "team_id": other_team.id}
+        )
         lead.with_user(self.user_salesman).action_set_won()
         self.assertEqual(lead.won_status, "won")
 

@@ -1,0 +1,9 @@
+from odoo import fields, models
+
+
+class ResConfigSettings(models.TransientModel):
+    _inherit = "res.config.settings"
+
+    crm_sensitive_field_ids = fields.Many2many(
+        related="company_id.crm_sensitive_field_ids", readonly=False
+    )

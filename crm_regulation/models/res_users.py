@@ -1,0 +1,150 @@
+from typing import NamedTuple
+
+from odoo import api, fields, models, tools
+from odoo.fields import Domain
+
+# The visibility scopes of the role matrix: each role's record rule on crm.lead is
+# ``[('regulation_scope', '=', <scope>)]``, resolved here when a query is built (never
+# cached with the rule), so a temporary role or access ends at its date by itself.
+# scope -> the group that holds it (a temporary holder loses it at the end date)
+SCOPE_GROUPS = {
+    "own": "sales_team.group_sale_salesman",
+    "team": "crm_regulation.group_senior_salesperson",
+    "subteams": "crm_regulation.group_head_of_sales",
+    "marketer": "crm_regulation.group_marketer",
+    "support": "crm_regulation.group_support",
+    "accountant": "crm_regulation.group_accountant",
+}
+GRANT_SCOPES = ("granted_read", "granted_write")
+
+
+class Grant(NamedTuple):
+    """An approved temporary access to leads and/or teams (sub-teams included)."""
+
+    mode: str  # 'read' or 'write'
+    lead_ids: tuple
+    team_ids: tuple
+    date_end: object  # naive UTC datetime
+
+
+class RegulationScope(NamedTuple):
+    """What the role matrix needs to know about one user, cached per user.
+
+    The cache is cleared when a team, a membership, a role or an access request changes
+    (``registry.clear_cache()``, like Odoo does for groups). The end dates are compared
+    with the current time at each query, never at caching time."""
+
+    uid: int
+    team_ids: tuple  # teams the user leads or is a member of
+    pick_team_ids: tuple  # of those, the ones whose members see unassigned leads
+    subteam_ids: tuple  # the user's teams and all their sub-teams
+    temporary: dict  # group xmlid -> end of the temporary role that added it
+    grants: tuple  # Grant
+
+    def domain(self, scope, now):
+        group = SCOPE_GROUPS.get(scope)
+        if group in self.temporary and self.temporary[group] <= now:
+            return Domain.FALSE
+        if scope == "own":
+            return Domain("user_id", "=", self.uid) | (
+                Domain("user_id", "=", False) & Domain("team_id", "in", self.pick_team_ids)
+            )
+        if scope == "team":
+            return Domain("team_id", "in", self.team_ids)
+        if scope == "subteams":
+            return Domain("team_id", "in", self.subteam_ids)
+        if scope in ("marketer", "accountant"):
+            return Domain.TRUE
+        if scope == "support":
+            return Domain("outcome", "=", "won")
+        if scope in GRANT_SCOPES:
+            modes = ("write",) if scope == "granted_write" else ("read", "write")
+            valid = [g for g in self.grants if g.mode in modes and g.date_end > now]
+            lead_ids = {lead_id for g in valid for lead_id in g.lead_ids}
+            team_ids = {team_id for g in valid for team_id in g.team_ids}
+            domain = Domain.FALSE
+            if lead_ids:
+                domain |= Domain("id", "in", sorted(lead_ids))
+            if team_ids:
+                domain |= Domain("team_id", "in", sorted(team_ids))
+            return domain
+        raise ValueError(f"Unknown regulation scope {scope!r}")
+
+
+class ResUsers(models.Model):
+    _inherit = "res.users"
+
+    crm_access_request_ids = fields.One2many(
+        "crm.access.request", "user_id", string="Temporary CRM Access"
+    )
+
+    @api.model
+    @tools.ormcache("self.env.uid")
+    def _crm_regulation_scope(self):
+        """The role-matrix facts of the current user (three small queries, then cached)."""
+        uid = self.env.uid
+        cr = self.env.cr
+        cr.execute(
+            """
+            SELECT t.id, t.member_pick_unassigned, t.parent_path
+              FROM crm_team t
+             WHERE t.active
+               AND (t.user_id = %s OR EXISTS (
+                    SELECT 1 FROM crm_team_member m
+                     WHERE m.crm_team_id = t.id AND m.user_id = %s AND m.active))
+            """,
+            (uid, uid),
+        )
+        rows = cr.fetchall()
+        team_ids = tuple(sorted(row[0] for row in rows))
+        pick_team_ids = tuple(sorted(row[0] for row in rows if row[1]))
+        subteam_ids = ()
+        if rows:
+            cr.execute(
+                """
+                SELECT id FROM crm_team
+                 WHERE active AND parent_path LIKE ANY(%s)
+                """,
+                ([f"{row[2]}%" for row in rows],),
+            )
+            subteam_ids = tuple(sorted({*team_ids, *(row[0] for row in cr.fetchall())}))
+        requests = (
+            self.env["crm.access.request"]
+            .sudo()
+            .search([("user_id", "=", uid), ("state", "=", "approved")])
+        )
+        temporary, grants = {}, []
+        for request in requests:
+            if request.request_type == "role":
+                for xmlid in request.added_group_ids._get_external_ids().values():
+                    for name in xmlid:
+                        end = temporary.get(name)
+                        temporary[name] = max(end, request.date_end) if end else request.date_end
+                continue
+            grants.append(
+                Grant(
+                    request.access_mode,
+                    tuple(request.lead_ids.ids),
+                    tuple(request._subteams().ids),
+                    request.date_end,
+                )
+            )
+        return RegulationScope(
+            uid, team_ids, pick_team_ids, subteam_ids, temporary, tuple(grants)
+        )
+
+    def _crm_regulation_role(self):
+        """The user's place in the role matrix, for messages and the approval checks."""
+        self.ensure_one()
+        for xmlid in (
+            "crm_regulation.group_crm_admin",
+            "crm_regulation.group_head_of_sales",
+            "crm_regulation.group_senior_salesperson",
+            "crm_regulation.group_salesperson",
+            "crm_regulation.group_marketer",
+            "crm_regulation.group_accountant",
+            "crm_regulation.group_support",
+        ):
+            if self.has_group(xmlid):
+                return self.env.ref(xmlid)
+        return self.env["res.groups"]

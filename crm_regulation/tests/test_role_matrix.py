@@ -1,0 +1,154 @@
+import os
+import re
+from pathlib import Path
+
+from .role_matrix_common import OPERATIONS, ROLES, SCOPES, RoleMatrixCommon
+
+# The role matrix as the issue states it: role -> operation -> cell for the four scopes.
+# "won" = won leads only; "fields" = only the role's own fields (UTM for the Marketer,
+# contract and payment for the Accountant).
+EXPECTED = {
+    "salesperson": {
+        "read": "yes no no no",
+        "create": "yes no no no",
+        "write": "yes no no no",
+        "unlink": "no no no no",
+        "export": "no no no no",
+    },
+    "senior_salesperson": {
+        "read": "yes yes no no",
+        "create": "yes no no no",
+        "write": "yes no no no",
+        "unlink": "no no no no",
+        "export": "no no no no",
+    },
+    "head_of_sales": {
+        "read": "yes yes yes no",
+        "create": "yes yes yes no",
+        "write": "yes yes yes no",
+        "unlink": "no no no no",
+        "export": "yes yes yes no",
+    },
+    "crm_admin": {
+        "read": "yes yes yes yes",
+        "create": "yes yes yes yes",
+        "write": "yes yes yes yes",
+        "unlink": "yes yes yes yes",
+        "export": "yes yes yes yes",
+    },
+    "marketer": {
+        "read": "yes yes yes yes",
+        "create": "no no no no",
+        "write": "fields fields fields fields",
+        "unlink": "no no no no",
+        "export": "no no no no",
+    },
+    "support": {
+        "read": "won won won won",
+        "create": "no no no no",
+        "write": "no no no no",
+        "unlink": "no no no no",
+        "export": "no no no no",
+    },
+    "accountant": {
+        "read": "yes yes yes yes",
+        "create": "no no no no",
+        "write": "fields fields fields fields",
+        "unlink": "no no no no",
+        "export": "no no no no",
+    },
+}
+ROLE_FIELDS = {"marketer": {"source_id": False}, "accountant": {"contract_signed": True}}
+SYMBOLS = {"yes": "✅", "no": "—", "won": "won only", "fields": "own fields"}
+README = Path(__file__).resolve().parents[2] / "README.md"
+MARKERS = ("<!-- role-matrix:start -->", "<!-- role-matrix:end -->")
+
+
+class TestRoleMatrix(RoleMatrixCommon):
+    """Every role × operation × scope cell, as that user, through the ORM."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.leads = {}
+        for role in ROLES:
+            for scope in SCOPES:
+                if scope == "own":
+                    user, team = cls.users[role], cls.team
+                else:
+                    user, team = cls.scope_owner[scope]
+                cls.leads[role, scope] = (cls._lead(user, team), cls._lead(user, team, won=True))
+
+    def _cell(self, role, operation, scope):
+        user = self.users[role]
+        open_lead, won_lead = self.leads[role, scope]
+        if operation == "read":
+            results = []
+            for lead in (open_lead, won_lead):
+                as_user = lead.with_user(user)
+                read = self.attempt(lambda as_user=as_user: as_user.read(["name", "user_id"]))
+                found = bool(as_user.search_count([("id", "=", lead.id)]))
+                self.assertEqual(read, found, f"{role}: read and search disagree on {lead.name}")
+                results.append(read)
+            return {(True, True): "yes", (False, True): "won"}.get(tuple(results), "no")
+        lead = open_lead.with_user(user)
+        if operation == "create":
+            owner, team = self._owner(role, scope)
+            values = {"name": "New", "user_id": owner.id, "team_id": team.id}
+            return "yes" if self.attempt(lambda: lead.create(values)) else "no"
+        if operation == "write":
+            if self.attempt(lambda: lead.write({"name": "Renamed"})):
+                return "yes"
+            if role in ROLE_FIELDS:
+                values = ROLE_FIELDS[role]
+                return "fields" if self.attempt(lambda: lead.write(values)) else "no"
+            return "no"
+        if operation == "unlink":
+            return "yes" if self.attempt(lead.unlink) else "no"
+        if operation == "export":
+            return "yes" if self.attempt(lambda: lead.export_data(["name"])) else "no"
+        raise ValueError(operation)
+
+    def test_matrix(self):
+        observed = {
+            role: {
+                operation: " ".join(self._cell(role, operation, scope) for scope in SCOPES)
+                for operation in OPERATIONS
+            }
+            for role in ROLES
+        }
+        for role in ROLES:
+            for operation in OPERATIONS:
+                with self.subTest(role=role, operation=operation):
+                    self.assertEqual(
+                        observed[role][operation],
+                        EXPECTED[role][operation],
+                        f"{role} / {operation} ({' | '.join(SCOPES)})",
+                    )
+        self._check_readme(observed)
+
+    def _check_readme(self, observed):
+        """README shows the matrix these tests observed (CRM_REGULATION_WRITE_MATRIX=1
+        writes it)."""
+        groups = self.env["res.groups"]
+        header = "| role | operation | " + " | ".join(SCOPES) + " |"
+        lines = [header, "|" + "---|" * (len(SCOPES) + 2)]
+        for role in ROLES:
+            name = groups.browse(self.env.ref(f"crm_regulation.group_{role}").id).name
+            for operation in OPERATIONS:
+                cells = [SYMBOLS[c] for c in observed[role][operation].split()]
+                lines.append(f"| {name} | {operation} | " + " | ".join(cells) + " |")
+        table = "\n".join(lines)
+        text = README.read_text(encoding="utf-8") if README.exists() else ""
+        block = f"{MARKERS[0]}\n{table}\n{MARKERS[1]}"
+        if os.environ.get("CRM_REGULATION_WRITE_MATRIX"):
+            text = re.sub(
+                re.escape(MARKERS[0]) + ".*?" + re.escape(MARKERS[1]), block, text, flags=re.S
+            )
+            README.write_text(text, encoding="utf-8")
+        if README.exists():
+            self.assertTrue(
+                block in text,
+                "README's role matrix differs from the enforced one; run the test with "
+                "CRM_REGULATION_WRITE_MATRIX=1 to rewrite it:\n" + table,
+            )
