@@ -84,6 +84,8 @@ class ResUsers(models.Model):
         """The role-matrix facts of the current user (three small queries, then cached)."""
         uid = self.env.uid
         cr = self.env.cr
+        self.env["crm.team"].flush_model(["active", "user_id", "member_pick_unassigned", "parent_path"])
+        self.env["crm.team.member"].flush_model(["crm_team_id", "user_id", "active"])
         cr.execute(
             """
             SELECT t.id, t.member_pick_unassigned, t.parent_path

@@ -5,6 +5,7 @@ from . import (
     test_regulation_config,
     test_regulation_engine,
     test_regulation_rpc,
+    test_access_control,
     test_role_matrix,
     test_stage_history,
     test_stage_history_access,
