@@ -250,9 +250,11 @@ class CrmAccessRequest(models.Model):
                         self.env._("You cannot grant access to leads you cannot %s yourself.")
                         % (self.env._("edit") if operation == "write" else self.env._("read"))
                     )
-            elif not is_admin and request._subteams().ids and not set(
-                request._subteams().ids
-            ) <= set(scope.subteam_ids):
+            elif (
+                not is_admin
+                and request._subteams().ids
+                and not set(request._subteams().ids) <= set(scope.subteam_ids)
+            ):
                 raise AccessError(
                     self.env._("You can only grant access to your own teams and their sub-teams.")
                 )

@@ -39,8 +39,9 @@ READER_VIEWS = {
 }
 
 
+# the role matrix's part of crm.lead, kept apart from the regulation engine
 class CrmLead(models.Model):
-    _inherit = "crm.lead"
+    _inherit = "crm.lead"  # pylint: disable=consider-merging-classes-inherited
 
     regulation_scope = fields.Selection(
         [
@@ -131,27 +132,29 @@ class CrmLead(models.Model):
         names.update(self.env.company.sudo().crm_sensitive_field_ids.mapped("name"))
         return frozenset(name for name in names if name in self._fields)
 
-    def _has_field_access(self, field, operation):
-        if not super()._has_field_access(field, operation):
-            return False
+    def _regulation_field_refused(self, field, operation):
+        """Whether the role matrix refuses ``field`` to the current user."""
         readers = field.model_name == self._name and self._regulation_reader_roles()
         if not readers:
-            return True
+            return False
         if operation == "read":
-            return "accountant" in readers or field.name not in self._regulation_sensitive_fields()
+            return "accountant" not in readers and field.name in self._regulation_sensitive_fields()
         allowed = set()
         if "marketer" in readers:
             allowed |= MARKETER_FIELDS
         if "accountant" in readers:
             allowed |= ACCOUNTANT_FIELDS
-        return field.name in allowed
+        return field.name not in allowed
+
+    def _has_field_access(self, field, operation):
+        return super()._has_field_access(field, operation) and not (
+            self._regulation_field_refused(field, operation)
+        )
 
     @api.model
     def _check_field_access(self, field, operation):
-        if not self._has_field_access(field, operation) and super()._has_field_access(
-            field, operation
-        ):
-            # refused by the role matrix (Odoo's own message expects field groups)
+        if self._regulation_field_refused(field, operation):
+            # Odoo's own message expects field groups
             raise AccessError(
                 self.env._(
                     "Your role cannot %(operation)s the field “%(field)s” of leads.",
@@ -185,8 +188,10 @@ class CrmLead(models.Model):
             if "user_id" in vals:
                 new_user = vals["user_id"] or False
                 old_user = lead.user_id.id if lead else False
-                if new_user != old_user and not (new_user == uid and not old_user) and (
-                    lead or new_user
+                if (
+                    new_user != old_user
+                    and not (new_user == uid and not old_user)
+                    and (lead or new_user)
                 ):
                     raise AccessError(self._regulation_assignment_error(lead))
             if "team_id" in vals:
@@ -219,4 +224,3 @@ class CrmLead(models.Model):
                 self.env._("Only the head of sales and CRM administrators export leads.")
             )
         return super().export_data(fields_to_export)
-

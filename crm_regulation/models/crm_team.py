@@ -5,10 +5,16 @@ from odoo.exceptions import ValidationError
 
 from .business_clock import BusinessClock
 
-
 # team fields the role matrix reads (RegulationScope): a change clears the cached scopes
-SCOPE_TEAM_FIELDS = {"active", "user_id", "parent_id", "member_pick_unassigned", "member_ids",
-                     "crm_team_member_ids", "crm_team_member_all_ids"}
+SCOPE_TEAM_FIELDS = {
+    "active",
+    "user_id",
+    "parent_id",
+    "member_pick_unassigned",
+    "member_ids",
+    "crm_team_member_ids",
+    "crm_team_member_all_ids",
+}
 
 
 class CrmTeam(models.Model):

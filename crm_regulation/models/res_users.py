@@ -84,7 +84,9 @@ class ResUsers(models.Model):
         """The role-matrix facts of the current user (three small queries, then cached)."""
         uid = self.env.uid
         cr = self.env.cr
-        self.env["crm.team"].flush_model(["active", "user_id", "member_pick_unassigned", "parent_path"])
+        self.env["crm.team"].flush_model(
+            ["active", "user_id", "member_pick_unassigned", "parent_path"]
+        )
         self.env["crm.team.member"].flush_model(["crm_team_id", "user_id", "active"])
         cr.execute(
             """
@@ -131,9 +133,7 @@ class ResUsers(models.Model):
                     request.date_end,
                 )
             )
-        return RegulationScope(
-            uid, team_ids, pick_team_ids, subteam_ids, temporary, tuple(grants)
-        )
+        return RegulationScope(uid, team_ids, pick_team_ids, subteam_ids, temporary, tuple(grants))
 
     def _crm_regulation_role(self):
         """The user's place in the role matrix, for messages and the approval checks."""

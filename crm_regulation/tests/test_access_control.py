@@ -100,12 +100,18 @@ class TestAccessControl(RoleMatrixCommon):
 
     def test_unassigned_leads_of_own_teams_only(self):
         Lead = self.env["crm.lead"].with_user(self.salesperson)
-        visible = Lead.search([("id", "in", (self.unassigned_team_lead | self.unassigned_other_lead).ids)])
+        visible = Lead.search(
+            [("id", "in", (self.unassigned_team_lead | self.unassigned_other_lead).ids)]
+        )
         self.assertEqual(visible, self.unassigned_team_lead)
         # taking it is allowed, giving it to someone else is not
         with self.assertRaises(AccessError):
-            self.unassigned_team_lead.with_user(self.salesperson).write({"user_id": self.colleague.id})
-        self.unassigned_team_lead.with_user(self.salesperson).write({"user_id": self.salesperson.id})
+            self.unassigned_team_lead.with_user(self.salesperson).write(
+                {"user_id": self.colleague.id}
+            )
+        self.unassigned_team_lead.with_user(self.salesperson).write(
+            {"user_id": self.salesperson.id}
+        )
         self.assertEqual(self.unassigned_team_lead.user_id, self.salesperson)
         # the team option off: own leads only
         self.team.member_pick_unassigned = False
@@ -158,31 +164,43 @@ class TestAccessControl(RoleMatrixCommon):
                     lead.search([(fname, "!=", False)])
             self.assertNotIn("expected_revenue", lead.fields_get())
         # the marketer edits UTM only, the accountant the contract and payment fields
-        won.with_user(marketer).write({"source_id": self.env["utm.source"].create({"name": "Fair"}).id})
+        won.with_user(marketer).write(
+            {"source_id": self.env["utm.source"].create({"name": "Fair"}).id}
+        )
         with self.assertRaisesRegex(AccessError, "Your role cannot change"):
             won.with_user(marketer).write({"name": "x"})
-        self.assertEqual(won.with_user(accountant).read(["expected_revenue"])[0]["expected_revenue"], 1000)
+        self.assertEqual(
+            won.with_user(accountant).read(["expected_revenue"])[0]["expected_revenue"], 1000
+        )
         won.with_user(accountant).write({"first_payment_date": "2026-11-20"})
         with self.assertRaises(AccessError):
             won.with_user(accountant).write({"expected_revenue": 1})
         with self.assertRaises(AccessError):
             won.with_user(support).write({"name": "x"})
         # a field the admin adds to the list is hidden as well
-        self.env.company.crm_sensitive_field_ids = self.env["ir.model.fields"]._get("crm.lead", "phone")
+        self.env.company.crm_sensitive_field_ids = self.env["ir.model.fields"]._get(
+            "crm.lead", "phone"
+        )
         with self.assertRaises(AccessError):
             won.with_user(marketer).read(["phone"])
         self.assertTrue(won.with_user(self.users["crm_admin"]).read(["phone"]))
 
     def test_reader_views(self):
         marketer = self.users["marketer"]
-        views = self.env["crm.lead"].with_user(marketer).get_views([(False, "form"), (False, "kanban"), (False, "list")])
+        views = (
+            self.env["crm.lead"]
+            .with_user(marketer)
+            .get_views([(False, "form"), (False, "kanban"), (False, "list")])
+        )
         for view_type in ("form", "kanban", "list"):
             arch = views["views"][view_type]["arch"]
             self.assertIn("campaign_id", arch)
             self.assertNotIn("expected_revenue", arch, view_type)
         fields = views["models"]["crm.lead"]["fields"]
         self.assertNotIn("expected_revenue", fields)
-        accountant_views = self.env["crm.lead"].with_user(self.users["accountant"]).get_views([(False, "form")])
+        accountant_views = (
+            self.env["crm.lead"].with_user(self.users["accountant"]).get_views([(False, "form")])
+        )
         self.assertIn("first_payment_date", accountant_views["views"]["form"]["arch"])
         # the sales roles keep Odoo's own views
         sales_views = self.env["crm.lead"].with_user(self.salesperson).get_views([(False, "form")])
@@ -198,8 +216,16 @@ class TestAccessControl(RoleMatrixCommon):
         self.env.invalidate_all()
 
     def _request(self, user, **values):
-        return self.env["crm.access.request"].with_user(user).create(
-            {"reason": "Covering for a colleague", "date_end": datetime(2026, 12, 1, 18), **values}
+        return (
+            self.env["crm.access.request"]
+            .with_user(user)
+            .create(
+                {
+                    "reason": "Covering for a colleague",
+                    "date_end": datetime(2026, 12, 1, 18),
+                    **values,
+                }
+            )
         )
 
     @freeze_time("2026-11-23 10:00:00")
@@ -260,12 +286,16 @@ class TestAccessControl(RoleMatrixCommon):
         with self.assertRaises(ValidationError):
             self._request(self.salesperson, request_type="role", group_id=admin_role.id)
         marketer = self._request(
-            self.salesperson, request_type="role", group_id=self.env.ref("crm_regulation.group_marketer").id
+            self.salesperson,
+            request_type="role",
+            group_id=self.env.ref("crm_regulation.group_marketer").id,
         )
         with self.assertRaisesRegex(AccessError, "you do not hold it"):
             marketer.with_user(self.head).action_approve()
         # teams and leads outside the approver's scope
-        teams = self._request(self.salesperson, request_type="teams", team_ids=[(6, 0, self.team.ids)])
+        teams = self._request(
+            self.salesperson, request_type="teams", team_ids=[(6, 0, self.team.ids)]
+        )
         with self.assertRaisesRegex(AccessError, "your own teams"):
             teams.with_user(other_head).action_approve()
         leads = self._request(
@@ -283,10 +313,14 @@ class TestAccessControl(RoleMatrixCommon):
         # the admin grants the marketer role; the sub-teams come with a team
         marketer.with_user(self.users["crm_admin"]).action_approve()
         self.assertTrue(self.salesperson.has_group("crm_regulation.group_marketer"))
-        sub = self._request(self.colleague, request_type="teams", team_ids=[(6, 0, self.sub_team.ids)])
+        sub = self._request(
+            self.colleague, request_type="teams", team_ids=[(6, 0, self.sub_team.ids)]
+        )
         sub.with_user(self.head).action_approve()
         self.assertTrue(
-            self.env["crm.lead"].with_user(self.colleague).search([("id", "=", self.subsub_lead.id)])
+            self.env["crm.lead"]
+            .with_user(self.colleague)
+            .search([("id", "=", self.subsub_lead.id)])
         )
 
     def test_request_bad_input(self):
@@ -299,8 +333,12 @@ class TestAccessControl(RoleMatrixCommon):
                 date_end=datetime.now() - timedelta(days=1),
             )
         with self.assertRaises(AccessError):
-            self._request(self.salesperson, user_id=self.colleague.id, lead_ids=[(6, 0, self.own_lead.ids)])
-        self.assertFalse(self.env["crm.access.request"].search([("user_id", "=", self.salesperson.id)]))
+            self._request(
+                self.salesperson, user_id=self.colleague.id, lead_ids=[(6, 0, self.own_lead.ids)]
+            )
+        self.assertFalse(
+            self.env["crm.access.request"].search([("user_id", "=", self.salesperson.id)])
+        )
 
 
 @tagged("post_install", "-at_install")
@@ -317,7 +355,14 @@ class TestAccessControlRpc(RoleMatrixCommon, HttpCase):
                     "params": {
                         "service": "object",
                         "method": "execute_kw",
-                        "args": [self.env.cr.dbname, user.id, user.login, "crm.lead", method, list(args)],
+                        "args": [
+                            self.env.cr.dbname,
+                            user.id,
+                            user.login,
+                            "crm.lead",
+                            method,
+                            list(args),
+                        ],
                     },
                 }
             ),
@@ -333,11 +378,17 @@ class TestAccessControlRpc(RoleMatrixCommon, HttpCase):
         sub = self._lead(self.sub_salesperson, self.sub_team)
         other = self._lead(self.other_salesperson, self.other_team)
         # salesperson: own only, no unlink, no export, no reassignment
-        result = self.rpc(salesperson, "search", [("id", "in", [own.id, colleague.id, sub.id, other.id])])
+        result = self.rpc(
+            salesperson, "search", [("id", "in", [own.id, colleague.id, sub.id, other.id])]
+        )
         self.assertEqual(result["result"], [own.id])
         self.assertIn("error", self.rpc(salesperson, "read", [colleague.id], ["name"]))
-        self.assertIn("error", self.rpc(salesperson, "write", [colleague.id], {"user_id": salesperson.id}))
-        self.assertIn("error", self.rpc(salesperson, "write", [own.id], {"user_id": self.colleague.id}))
+        self.assertIn(
+            "error", self.rpc(salesperson, "write", [colleague.id], {"user_id": salesperson.id})
+        )
+        self.assertIn(
+            "error", self.rpc(salesperson, "write", [own.id], {"user_id": self.colleague.id})
+        )
         self.assertIn("error", self.rpc(salesperson, "unlink", [own.id]))
         self.assertIn("error", self.rpc(salesperson, "export_data", [own.id], ["name"]))
         # head of sales: team and sub-teams, not the other team; no unlink

@@ -65,7 +65,7 @@ MARKERS = ("<!-- role-matrix:start -->", "<!-- role-matrix:end -->")
 
 
 class TestRoleMatrix(RoleMatrixCommon):
-    """Every role × operation × scope cell, as that user, through the ORM."""
+    """Every role x operation x scope cell, as that user, through the ORM."""
 
     @classmethod
     def setUpClass(cls):
