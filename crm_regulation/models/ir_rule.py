@@ -2,16 +2,11 @@ from odoo import api, models
 
 # Odoo's rules the role matrix narrows: xmlid -> (stock domain, narrowed domain).
 # "Personal Leads" shows the unassigned leads of every team to every salesperson; narrowed,
-# it is the Salesperson's own scope (res_users.RegulationScope). Odoo's activity analysis
-# follows the leads one may see.
+# it is the Salesperson's own scope (res_users.RegulationScope).
 NARROWED_RULES = {
     "crm.crm_rule_personal_lead": (
         "['|',('user_id','=',user.id),('user_id','=',False)]",
         "[('regulation_scope', '=', 'own')]",
-    ),
-    "crm.crm_activity_report_rule_personal_activities": (
-        "['|',('user_id','=',user.id),('user_id','=',False)]",
-        "[('lead_id', 'any', [])]",
     ),
 }
 
