@@ -14,9 +14,9 @@ the ratio (target <= 1.2), the SQL of the regulated query and its plan.
 """
 
 import argparse
-import statistics
 import time
 
+from bench_watchers import median_time
 from generate import generate_leads
 
 from odoo import SUPERUSER_ID, api
@@ -109,14 +109,14 @@ def measure(registry, uid, rounds, extra=()):
         env = api.Environment(cr, uid, {})
         Lead = env["crm.lead"]
         domain = DOMAIN + list(extra)
-        result = Lead.web_search_read(domain, SPEC, limit=80)  # warm caches
-        times = []
-        for _round in range(rounds):
+        Lead.web_search_read(domain, SPEC, limit=80)  # warm caches
+
+        def page():
             env.invalidate_all()
-            start = time.perf_counter()
-            result = Lead.web_search_read(domain, SPEC, limit=80)
-            times.append(time.perf_counter() - start)
-        return statistics.median(times), result["length"]
+            return Lead.web_search_read(domain, SPEC, limit=80)
+
+        spent, result = median_time(page, rounds)
+        return spent, result["length"]
 
 
 def main():
@@ -187,15 +187,13 @@ def main():
         env = api.Environment(cr, head, {})
         query = env["crm.lead"]._search(DOMAIN, limit=80)
         sql = query.select()
-        cr.execute(SQL_EXPLAIN + sql.code, sql.params)
+        cr.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql.code, sql.params)
         print("\nplan of the head of sales' first page:")
         for (line,) in cr.fetchall():
             print("  " + line)
     for label, *_figures, ratio in rows:
         print(f"target ratio <= 1.2, {label}: " + ("OK" if ratio <= 1.2 else "MISSED"))
 
-
-SQL_EXPLAIN = "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) "
 
 if __name__ == "__main__":
     main()

@@ -5,27 +5,6 @@
 #   benchmarks/run_watchers.sh                          # 1,000,000 open leads
 #   WATCHER_LEADS=20000 benchmarks/run_watchers.sh      # a quick try
 #   benchmarks/run_watchers.sh --full-plans             # arguments go to bench_watchers.py
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-CONF="$ODOO_DIR/bench_watchers.conf"
-DB=crm_regulation_bench_watchers
-
-setup_venv
-trap pg_stop EXIT
-pg_start
-write_odoo_conf "$CONF" "log_level = warn
-workers = 0
-max_cron_threads = 0"
-
-# Fresh database each run: the crons change the leads they process.
-drop_db "$DB"
-log "creating $DB (crm_regulation, no demo data)"
-odoo_bin -c "$CONF" -d "$DB" -i crm_regulation --stop-after-init --no-http \
-    || die "could not create $DB."
-
-cd "$ROOT/benchmarks"
-"$VENV/bin/python" -u bench_watchers.py -c "$CONF" -d "$DB" \
-    --leads "${WATCHER_LEADS:-1000000}" "$@" | tee "$ROOT/.odoo/bench_watchers.log"
-if [ "${KEEP_DBS:-0}" != 1 ]; then
-    drop_db "$DB"
-fi
+run_fresh_bench watchers "${WATCHER_LEADS:-1000000}" "$@"

@@ -2,7 +2,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.fields import Command
 
-from .crm_lead_access import MANAGER_GROUPS
+from .res_users import MANAGER_GROUPS
 
 # roles that can be held temporarily (a CRM administrator is never temporary)
 GRANTABLE_ROLES = (
@@ -95,10 +95,6 @@ class CrmAccessRequest(models.Model):
     )
     is_valid = fields.Boolean(
         string="In Force", compute="_compute_is_valid", help="Approved and not yet ended."
-    )
-
-    _date_end_required = models.Constraint(
-        "CHECK (date_end IS NOT NULL)", "A temporary access needs an end."
     )
 
     @api.model
@@ -250,11 +246,7 @@ class CrmAccessRequest(models.Model):
                         self.env._("You cannot grant access to leads you cannot %s yourself.")
                         % (self.env._("edit") if operation == "write" else self.env._("read"))
                     )
-            elif (
-                not is_admin
-                and request._subteams().ids
-                and not set(request._subteams().ids) <= set(scope.subteam_ids)
-            ):
+            elif not is_admin and not set(request._subteams().ids) <= set(scope.subteam_ids):
                 raise AccessError(
                     self.env._("You can only grant access to your own teams and their sub-teams.")
                 )
@@ -318,20 +310,21 @@ class CrmAccessRequest(models.Model):
     def _end(self, state):
         """End approved accesses: the groups their approval added are removed (unless
         another access still in force gives them), the scopes cache is cleared."""
-        for request in self:
-            if request.state == "approved" and request.added_group_ids:
-                others = self.search(
-                    [
-                        ("id", "not in", self.ids),
-                        ("user_id", "=", request.user_id.id),
-                        ("state", "=", "approved"),
-                        ("request_type", "=", "role"),
-                    ]
-                ).group_id
-                if request.group_id not in others:
-                    request.user_id.write({"group_ids": [Command.unlink(request.group_id.id)]})
-            request.write({"state": state})
-            request.activity_unlink(["mail.mail_activity_data_todo"])
+        roles = self.filtered(lambda r: r.state == "approved" and r.added_group_ids)
+        still_held = self.search(
+            [
+                ("id", "not in", self.ids),
+                ("user_id", "in", roles.user_id.ids),
+                ("state", "=", "approved"),
+                ("request_type", "=", "role"),
+            ]
+        )
+        for request in roles:
+            others = still_held.filtered(lambda r, user=request.user_id: r.user_id == user)
+            if request.group_id not in others.group_id:
+                request.user_id.write({"group_ids": [Command.unlink(request.group_id.id)]})
+        self.write({"state": state})
+        self.activity_unlink(["mail.mail_activity_data_todo"])
         self.env.registry.clear_cache()
 
     @api.model
@@ -344,7 +337,8 @@ class CrmAccessRequest(models.Model):
             if not requests:
                 break
             requests._end("expired")
-            for request in requests:
-                request.message_post(body=self.env._("The temporary access has ended."))
+            requests._message_log_batch(
+                bodies=dict.fromkeys(requests.ids, self.env._("The temporary access has ended."))
+            )
             self.env["ir.cron"]._commit_progress(len(requests))
         return True

@@ -13,6 +13,7 @@ from odoo.tools.mail import is_html_empty
 
 from .business_clock import clock_for
 from .crm_regulation_rule import SlaSpec
+from .res_users import MANAGER_GROUPS
 
 # Fields whose change can start or end a stay in a stage. A probability set to 0 matters
 # too: an archived lead becomes lost that way (crm.lead.action_set_lost archives first).
@@ -47,7 +48,6 @@ SYSTEM_FIELDS = frozenset(
     }
 )
 # Who reviews losses and disqualifications (head of sales).
-REVIEWER_GROUP = "crm_regulation.group_head_of_sales,sales_team.group_sale_manager"
 # Leads handled per committed batch by the watchers.
 WATCHER_BATCH = 500
 # Leads written per statement when an SLA change reschedules a stage.
@@ -1983,7 +1983,7 @@ class CrmLead(models.Model):
         return True
 
     def _regulation_check_reviewer(self):
-        if not self.env.user.has_groups(REVIEWER_GROUP):
+        if not self.env.user.has_groups(MANAGER_GROUPS):
             raise AccessError(
                 self.env._("Only the head of sales reviews losses and disqualifications.")
             )

@@ -5,7 +5,7 @@ import functools
 from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError
 
-from .res_users import SCOPE_GROUPS
+from .res_users import MANAGER_GROUPS, SCOPE_GROUPS
 
 # Sensitive fields: hidden from the Marketer and Support roles (read for the Accountant,
 # read/write as the record rules allow for the sales roles). The won criteria fields of the
@@ -30,8 +30,6 @@ SENSITIVE_FIELDS = frozenset(
 # what the roles outside the sales hierarchy may edit on a lead
 MARKETER_FIELDS = frozenset({"campaign_id", "medium_id", "source_id"})
 ACCOUNTANT_FIELDS = frozenset({"contract_signed", "contract_date", "first_payment_date"})
-# Head of sales and above: reassign leads, review losses, export, reports
-MANAGER_GROUPS = "crm_regulation.group_head_of_sales,sales_team.group_sale_manager"
 READER_VIEWS = {
     "form": "crm_regulation.crm_lead_view_form_reader",
     "list": "crm_regulation.crm_lead_view_list_reader",

@@ -1,6 +1,6 @@
 from typing import NamedTuple
 
-from odoo import api, fields, models, tools
+from odoo import api, models, tools
 from odoo.fields import Domain
 
 # The visibility scopes of the role matrix: each role's record rule on crm.lead is
@@ -16,6 +16,8 @@ SCOPE_GROUPS = {
     "accountant": "crm_regulation.group_accountant",
 }
 GRANT_SCOPES = ("granted_read", "granted_write")
+# Head of sales and above: reassign leads, review losses, decide on access, export
+MANAGER_GROUPS = "crm_regulation.group_head_of_sales,sales_team.group_sale_manager"
 
 
 class Grant(NamedTuple):
@@ -74,10 +76,6 @@ class RegulationScope(NamedTuple):
 class ResUsers(models.Model):
     _inherit = "res.users"
 
-    crm_access_request_ids = fields.One2many(
-        "crm.access.request", "user_id", string="Temporary CRM Access"
-    )
-
     @api.model
     @tools.ormcache("self.env.uid")
     def _crm_regulation_scope(self):
@@ -134,19 +132,3 @@ class ResUsers(models.Model):
                 )
             )
         return RegulationScope(uid, team_ids, pick_team_ids, subteam_ids, temporary, tuple(grants))
-
-    def _crm_regulation_role(self):
-        """The user's place in the role matrix, for messages and the approval checks."""
-        self.ensure_one()
-        for xmlid in (
-            "crm_regulation.group_crm_admin",
-            "crm_regulation.group_head_of_sales",
-            "crm_regulation.group_senior_salesperson",
-            "crm_regulation.group_salesperson",
-            "crm_regulation.group_marketer",
-            "crm_regulation.group_accountant",
-            "crm_regulation.group_support",
-        ):
-            if self.has_group(xmlid):
-                return self.env.ref(xmlid)
-        return self.env["res.groups"]
