@@ -1,6 +1,6 @@
 # isort: skip_file
 # the mixin first: the other models inherit it
-from . import crm_regulation_config_mixin, crm_regulation_sla_mixin
+from . import crm_regulation_config_mixin, crm_regulation_scope_mixin, crm_regulation_sla_mixin
 from . import (
     crm_lead,
     crm_lead_access,
@@ -13,6 +13,7 @@ from . import (
     crm_team,
     crm_team_member,
     ir_rule,
+    mail_tracking_value,
     res_company,
     res_config_settings,
     res_users,

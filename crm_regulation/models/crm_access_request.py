@@ -1,8 +1,10 @@
+from datetime import timedelta
+
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.fields import Command
 
-from .res_users import MANAGER_GROUPS
+from .res_users import MANAGER_GROUPS, Grant
 
 # roles that can be held temporarily (a CRM administrator is never temporary)
 GRANTABLE_ROLES = (
@@ -13,7 +15,29 @@ GRANTABLE_ROLES = (
     "crm_regulation.group_support",
     "crm_regulation.group_accountant",
 )
-DECISION_FIELDS = {"state", "approver_id", "decision_date", "refusal_reason", "added_group_ids"}
+CRM_ADMIN_GROUP = "crm_regulation.group_crm_admin"
+# Odoo's "all leads" group (CRM administrators, sales administrators): no team tree limit
+ALL_LEADS_GROUP = "sales_team.group_sale_salesman_all_leads"
+# What a requester sets; everything else (state, decision, groups added, company, version)
+# is the approver's or the system's. Relations are ids only (see _requester_values).
+REQUEST_FIELDS = frozenset(
+    {
+        "user_id",
+        "request_type",
+        "lead_ids",
+        "team_ids",
+        "group_id",
+        "access_mode",
+        "reason",
+        "date_end",
+    }
+)
+# ... and what they may change while it waits: never whose request it is
+EDITABLE_FIELDS = REQUEST_FIELDS - {"user_id"}
+# the one field that names what a request of each kind grants
+SCOPE_FIELDS = {"leads": "lead_ids", "teams": "team_ids", "role": "group_id"}
+# context key of the version of a request its approver saw (the form's button sends it)
+REVISION_KEY = "crm_access_revision"
 
 
 class CrmAccessRequest(models.Model):
@@ -30,6 +54,14 @@ class CrmAccessRequest(models.Model):
         index=True,
         tracking=True,
         ondelete="cascade",
+    )
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        readonly=True,
+        index=True,
+        default=lambda self: self.env.company,
+        help="The company the access is asked in: only its deciders see the request.",
     )
     request_type = fields.Selection(
         [("leads", "Leads"), ("teams", "Teams"), ("role", "Role")],
@@ -81,6 +113,13 @@ class CrmAccessRequest(models.Model):
         index=True,
     )
     state_sequence = fields.Integer(compute="_compute_state_sequence", store=True)
+    revision = fields.Integer(
+        default=1,
+        readonly=True,
+        copy=False,
+        help="Technical: raised by every change of the requester, so that an approver "
+        "approves the version they saw.",
+    )
     approver_id = fields.Many2one("res.users", string="Decided By", readonly=True, tracking=True)
     decision_date = fields.Datetime(readonly=True)
     refusal_reason = fields.Text(readonly=True, tracking=True)
@@ -125,9 +164,17 @@ class CrmAccessRequest(models.Model):
                 "%(user)s: %(what)s", user=request.user_id.name or "", what=what
             )
 
+    @api.onchange("request_type")
+    def _onchange_request_type(self):
+        # a request carries the scope of its kind only (see _check_scope)
+        for kind, fname in SCOPE_FIELDS.items():
+            if kind != self.request_type:
+                self[fname] = False
+
     @api.constrains("request_type", "lead_ids", "team_ids", "group_id")
     def _check_scope(self):
-        for request in self:
+        # sudo: leads the requester cannot see count too, lost (archived) ones as well
+        for request in self.sudo().with_context(active_test=False):
             if request.request_type == "leads" and not request.lead_ids:
                 raise ValidationError(self.env._("Choose the leads you need access to."))
             if request.request_type == "teams" and not request.team_ids:
@@ -141,57 +188,160 @@ class CrmAccessRequest(models.Model):
                         "temporary)."
                     )
                 )
+            if any(
+                request[fname]
+                for kind, fname in SCOPE_FIELDS.items()
+                if kind != request.request_type
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "A request names only what its kind grants: leads for leads, teams "
+                        "for teams, a role for a role."
+                    )
+                )
 
     @api.constrains("date_end")
     def _check_date_end(self):
         now = fields.Datetime.now()
         for request in self:
-            if request.state == "pending" and request.date_end <= now:
+            if request.state != "pending":
+                continue
+            if request.date_end <= now:
                 raise ValidationError(self.env._("A temporary access must end in the future."))
+            # sudo: the company's setting, whoever asks
+            max_days = request.company_id.sudo().crm_access_max_days
+            if max_days and request.date_end > now + timedelta(days=max_days):
+                raise ValidationError(
+                    self.env._(
+                        "A temporary access lasts %s days at most: choose an earlier end.",
+                        max_days,
+                    )
+                )
 
     # ------------------------------------------------------------
     # ORM
     # ------------------------------------------------------------
 
+    @api.model
+    def _requester_values(self, vals, allowed):
+        """The values of a requester, checked: only the ``allowed`` fields, relations as
+        ids (a list of ids, or set / link / unlink / clear commands of ids). No other x2many
+        command passes: they would create, change or delete the related records."""
+        refused = set(vals) - allowed
+        if refused:
+            raise AccessError(
+                self.env._(
+                    "An access request does not let you set: %s.",
+                    ", ".join(sorted(refused)),
+                )
+            )
+        values = dict(vals)
+        for fname, value in vals.items():
+            field = self._fields[fname]
+            if field.type == "many2one":
+                if value is not False and (not isinstance(value, int) or isinstance(value, bool)):
+                    raise AccessError(self.env._("“%s” takes the id of a record.", fname))
+            elif field.type == "many2many":
+                values[fname] = self._ids_commands(fname, value)
+        return values
+
+    @api.model
+    def _ids_commands(self, fname, value):
+        def is_id(item):
+            return isinstance(item, int) and not isinstance(item, bool) and item > 0
+
+        commands = []
+        for item in value or ():
+            if is_id(item):
+                commands.append(Command.link(item))
+            elif isinstance(item, (list, tuple)) and item:
+                code = item[0]
+                if code == Command.SET and len(item) == 3 and all(map(is_id, item[2] or ())):
+                    commands.append(Command.set(list(item[2] or ())))
+                elif code in (Command.LINK, Command.UNLINK) and len(item) >= 2 and is_id(item[1]):
+                    commands.append((code, item[1], 0))
+                elif code == Command.CLEAR:
+                    commands.append(Command.clear())
+                else:
+                    raise AccessError(
+                        self.env._(
+                            "“%s” of an access request takes ids only (no record is created, "
+                            "changed or deleted through it).",
+                            fname,
+                        )
+                    )
+            else:
+                raise AccessError(self.env._("“%s” takes ids only.", fname))
+        return commands
+
     @api.model_create_multi
     def create(self, vals_list):
-        if not self.env.su:
+        if self.env.su:
+            requests = super().create(vals_list)
+        else:
+            is_admin = self.env.user.has_group(CRM_ADMIN_GROUP)
+            clean_list = []
             for vals in vals_list:
-                if DECISION_FIELDS.intersection(vals):
-                    raise AccessError(self.env._("A request is decided by its approver."))
-                if vals.get("user_id", self.env.uid) != self.env.uid and not (
-                    self.env.user.has_group("crm_regulation.group_crm_admin")
-                ):
+                clean = self._requester_values(vals, REQUEST_FIELDS)
+                if clean.get("user_id", self.env.uid) != self.env.uid and not is_admin:
                     raise AccessError(self.env._("You can only request access for yourself."))
-        # the requester names leads and teams they may not see yet
-        requests = super(CrmAccessRequest, self.sudo()).create(vals_list).with_env(self.env)
+                clean_list.append({**clean, "company_id": self.env.company.id})
+            # sudo: the requester names leads and teams they may not see yet; only checked
+            # values go in (whitelisted fields, ids), in a context of its own (no defaults)
+            requests = (
+                super(CrmAccessRequest, self._requester_env()).create(clean_list).with_env(self.env)
+            )
         requests._notify_approvers()
         return requests
 
     def write(self, vals):
-        if not self.env.su:
-            if DECISION_FIELDS.intersection(vals):
-                raise AccessError(self.env._("A request is decided by its approver."))
-            if any(request.state != "pending" for request in self):
-                raise UserError(self.env._("Only a request still to approve can be changed."))
-            if any(request.user_id != self.env.user for request in self):
-                raise AccessError(self.env._("Only the requester changes a request."))
-        return super().write(vals)
+        if self.env.su:
+            return super().write(vals)
+        vals = self._requester_values(vals, EDITABLE_FIELDS)
+        if any(request.state != "pending" for request in self):
+            raise UserError(self.env._("Only a request still to approve can be changed."))
+        if any(request.user_id != self.env.user for request in self):
+            raise AccessError(self.env._("Only the requester changes a request."))
+        # sudo: leads and teams named by id that the requester may not see yet; only
+        # checked values go in (whitelisted fields, ids), in a context of its own
+        requests = self._requester_env()
+        result = super(CrmAccessRequest, requests).write(vals)
+        # each change is a new version: an approver approves the one they saw
+        for request in requests:
+            request.revision += 1
+        return result
+
+    def _requester_env(self):
+        """``self`` as superuser, with nothing of the caller's context but the language and
+        time zone (no ``default_*`` value): for the checked values of a requester only."""
+        return self.sudo().with_context({"lang": self.env.lang, "tz": self.env.context.get("tz")})
 
     def _subteams(self):
         """The requested teams with all their sub-teams."""
+        # sudo: the team tree, whoever reads it
         teams = self.env["crm.team"].sudo().with_context(active_test=False)
         return teams.search([("id", "child_of", self.team_ids.ids)]) if self.team_ids else teams
+
+    def _grant(self):
+        """What an approved request gives, from its kind only: the same for the approval
+        check and for the visibility scopes (res_users.RegulationScope)."""
+        self.ensure_one()
+        # sudo: leads (lost ones too) and teams the requester may not see yet
+        request = self.sudo().with_context(active_test=False)
+        lead_ids = tuple(request.lead_ids.ids) if request.request_type == "leads" else ()
+        team_ids = tuple(request._subteams().ids) if request.request_type == "teams" else ()
+        return Grant(request.access_mode, lead_ids, team_ids, request.date_end)
 
     def _approvers(self):
         """Who is asked to decide: the heads of the requester's teams holding the right."""
         self.ensure_one()
+        # sudo: the leaders of the requester's teams, whoever asks
         leaders = self.user_id.sudo().crm_team_ids.user_id
         return leaders.filtered(lambda u: u != self.user_id and u.has_groups(MANAGER_GROUPS))
 
     def _notify_approvers(self):
         activity_type = self.env.ref("mail.mail_activity_data_todo")
-        for request in self.sudo():
+        for request in self.sudo():  # sudo: the requester schedules the approver's task
             for approver in request._approvers():
                 request.activity_schedule(
                     activity_type_id=activity_type.id,
@@ -205,7 +355,8 @@ class CrmAccessRequest(models.Model):
 
     def _check_approver(self):
         user = self.env.user
-        if not self.env.su and not user.has_groups(MANAGER_GROUPS):
+        self.check_access("write")  # the deciders' record rules (companies) apply
+        if not self.env["res.users"]._crm_regulation_holds(MANAGER_GROUPS):
             raise AccessError(
                 self.env._("Only the head of sales or a CRM administrator decides on access.")
             )
@@ -217,46 +368,94 @@ class CrmAccessRequest(models.Model):
                     self.env._("“%s” is not waiting for a decision.", request.display_name)
                 )
 
-    def _check_within_approver_rights(self):
-        """Nobody grants more than they hold: the role itself, or the same access (read or
-        edit) to the leads, or the teams in their own scope."""
-        user = self.env.user
+    def _check_revision(self, revision):
+        """The approver approves the version they saw: ``revision`` (an int for one
+        request, or {id: revision}), else the one the form's button sends."""
         if self.env.su:
             return
-        is_admin = user.has_group("sales_team.group_sale_salesman_all_leads")
-        scope = self.env["res.users"]._crm_regulation_scope()
+        if revision is None:
+            revision = self.env.context.get(REVISION_KEY)
+        if isinstance(revision, int) and not isinstance(revision, bool) and len(self) == 1:
+            revision = {self.id: revision}
+        if not isinstance(revision, dict):
+            raise UserError(
+                self.env._(
+                    "Open the request to approve it: an approval is for the version you saw."
+                )
+            )
+        seen = {int(key): value for key, value in revision.items()}
         for request in self:
-            if request.request_type == "role":
-                # a CRM administrator holds every right of the other roles
-                xmlid = request.group_id.get_external_id()[request.group_id.id]
-                if not user.has_group(xmlid) and not user.has_group(
-                    "crm_regulation.group_crm_admin"
-                ):
-                    raise AccessError(
-                        self.env._(
-                            "You cannot grant the role “%s”: you do not hold it.",
-                            request.group_id.name,
-                        )
+            if seen.get(request.id) != request.revision:
+                raise UserError(
+                    self.env._(
+                        "“%s” was changed after you opened it: reload it and check it again.",
+                        request.display_name,
                     )
+                )
+
+    def _check_within_approver_rights(self):
+        """Nobody grants more than they hold, computed from what the approval grants
+        (``_grant``), as the approver: the role itself, for a member of their own teams
+        and sub-teams and companies; the same access (read or edit) to every lead; teams
+        in their own tree."""
+        if self.env.su:
+            return
+        user = self.env.user
+        Users = self.env["res.users"]
+        is_admin = user.has_group(ALL_LEADS_GROUP)
+        scope = Users._crm_regulation_scope()
+        for request in self:
+            grant = request._grant()
+            if request.request_type == "role":
+                self._check_role_grant(request, scope, is_admin)
             elif request.request_type == "leads":
-                operation = "write" if request.access_mode == "write" else "read"
-                leads = request.lead_ids.with_user(user).with_context(active_test=False)
+                operation = "write" if grant.mode == "write" else "read"
+                leads = self.env["crm.lead"].with_context(active_test=False).browse(grant.lead_ids)
                 if leads._filtered_access(operation) != leads:
                     raise AccessError(
                         self.env._("You cannot grant access to leads you cannot %s yourself.")
                         % (self.env._("edit") if operation == "write" else self.env._("read"))
                     )
-            elif not is_admin and not set(request._subteams().ids) <= set(scope.subteam_ids):
+            elif not is_admin and not set(grant.team_ids) <= set(scope.subteam_ids):
                 raise AccessError(
                     self.env._("You can only grant access to your own teams and their sub-teams.")
                 )
 
-    def action_approve(self):
+    def _check_role_grant(self, request, scope, is_admin):
+        Users = self.env["res.users"]
+        # sudo: the role's external id and the grantee's companies, whoever approves
+        role = request.group_id.sudo()
+        grantee = request.user_id.sudo()
+        xmlid = role.get_external_id()[role.id]
+        if not Users._crm_regulation_holds(xmlid) and not Users._crm_regulation_holds(
+            CRM_ADMIN_GROUP
+        ):
+            raise AccessError(
+                self.env._("You cannot grant the role “%s”: you do not hold it.", role.name)
+            )
+        if grantee.company_ids - self.env.user.company_ids:
+            raise AccessError(
+                self.env._("You can only grant a role to users of your own companies.")
+            )
+        if is_admin:
+            return
+        grantee_teams = set(Users.with_user(grantee)._crm_regulation_scope().team_ids)
+        if not grantee_teams or not grantee_teams <= set(scope.subteam_ids):
+            raise AccessError(
+                self.env._(
+                    "You can only grant a role to members of your own teams and their "
+                    "sub-teams; ask a CRM administrator."
+                )
+            )
+
+    def action_approve(self, revision=None):
         self._check_approver()
+        self._check_revision(revision)
         self._check_within_approver_rights()
         now = fields.Datetime.now()
         if any(request.date_end <= now for request in self):
             raise UserError(self.env._("This request has already ended: it can only be refused."))
+        # sudo: the approver's checked decision (no caller value goes in)
         for request in self.sudo():
             values = {"state": "approved", "approver_id": self.env.uid, "decision_date": now}
             if request.request_type == "role":
@@ -279,6 +478,9 @@ class CrmAccessRequest(models.Model):
 
     def action_refuse(self, reason=None):
         self._check_approver()
+        if reason is not None and not isinstance(reason, str):
+            raise UserError(self.env._("The reason of a refusal is a text."))
+        # sudo: the approver's decision; the reason is stored as text only
         for request in self.sudo():
             request.write(
                 {
@@ -298,13 +500,14 @@ class CrmAccessRequest(models.Model):
 
     def action_cancel(self):
         """The requester withdraws a request, or a decider ends an access early."""
+        self.check_access("write")
+        is_decider = self.env["res.users"]._crm_regulation_holds(MANAGER_GROUPS)
         for request in self:
-            is_decider = self.env.su or self.env.user.has_groups(MANAGER_GROUPS)
             if request.state not in ("pending", "approved") or (
                 request.user_id != self.env.user and not is_decider
             ):
                 raise AccessError(self.env._("You cannot cancel “%s”.", request.display_name))
-        self.sudo()._end("cancelled")
+        self.sudo()._end("cancelled")  # sudo: removes the groups the approval added
         return True
 
     def _end(self, state):

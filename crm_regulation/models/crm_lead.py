@@ -317,6 +317,12 @@ class CrmLead(models.Model):
     @api.depends_context("uid", "lang")
     @api.depends("stage_id", "team_id", "active")
     def _compute_regulation_checklist(self):
+        readers = self._regulation_reader_roles()
+        if readers and "accountant" not in readers:
+            # it would tell whether sensitive fields are filled or won criteria met
+            self.regulation_next_stage_id = False
+            self.regulation_checklist = False
+            return
         regulation = self.env["crm.regulation.rule"]._get_regulation()
         transitions = []
         pipelines = {}
@@ -618,7 +624,11 @@ class CrmLead(models.Model):
         Queries: none for fields, domains and stages (ORM cache, in-memory domains), one
         for done activities if a rule needs them, whatever the number of leads."""
         result = {transition.lead_id: [] for transition in transitions}
-        applying = self._regulation_applying_rules(transitions, regulation) if rules else []
+        applying = (
+            self._regulation_applying_rules(transitions, regulation, strict=unmet_only)
+            if rules
+            else []
+        )
         opened = {
             (transition.lead_id, transition.to_stage_id)
             for rule, candidates in applying
@@ -689,7 +699,7 @@ class CrmLead(models.Model):
                 original = caches["duplicate_of_id"][lead_id]
                 add(items, "original", bool(original) and original != lead_id)
 
-    def _regulation_applying_rules(self, transitions, regulation):
+    def _regulation_applying_rules(self, transitions, regulation, strict=True):
         """[(rule, transitions)]: the rules that apply to each transition by target, team
         and origin (transitions indexed by target first), then by condition (one in-memory
         filter per rule, over its candidates only)."""
@@ -701,7 +711,6 @@ class CrmLead(models.Model):
                 by_target.setdefault(("won", 0), []).append(transition)
             if transition.lost:
                 by_target.setdefault(("lost", 0), []).append(transition)
-        leads = self.sudo()  # the regulation reads what it needs, whoever moves the lead
         applying = []
         for rule in regulation.rules:
             pool = by_target.get((rule.target, rule.to_stage_id if rule.target == "stage" else 0))
@@ -714,15 +723,33 @@ class CrmLead(models.Model):
                 and (not rule.from_stage_ids or transition.from_stage_id in rule.from_stage_ids)
             ]
             if candidates and rule.condition is not None:
-                matching = set(
-                    leads.browse([t.lead_id for t in candidates])
-                    .filtered_domain(rule.condition)
-                    ._ids
+                matching = self._regulation_matching(
+                    [t.lead_id for t in candidates], rule.condition, rule.id, strict
                 )
                 candidates = [t for t in candidates if t.lead_id in matching]
             if candidates:
                 applying.append((rule, candidates))
         return applying
+
+    def _regulation_matching(self, lead_ids, domain, rule_id, strict=True):
+        """The ids of ``lead_ids`` that match a rule's domain, evaluated as whoever moves
+        or views the leads (the narrowest environment that works: they read what they
+        move; the superuser only when acting as such, e.g. a cron). A domain reading what
+        they may not see refuses the move (``strict``), or matches nothing (checklist)."""
+        leads = self.browse(lead_ids).with_context(active_test=False)
+        try:
+            return set(leads.filtered_domain(domain)._ids)
+        except AccessError as error:
+            if not strict:
+                return set()
+            raise UserError(
+                self.env._(
+                    "The sales regulation rule “%(rule)s” reads data you may not see, so "
+                    "it cannot be checked for you. Ask a CRM administrator to change it. "
+                    "Nothing was changed.",
+                    rule=self.env["crm.regulation.rule"].sudo().browse(rule_id).name,
+                )
+            ) from error
 
     def _regulation_stage_requirements(self, transitions, regulation, opened, context, result):
         """The stage shortcuts: fields required to enter, allowed next stages, no skipping
@@ -772,7 +799,6 @@ class CrmLead(models.Model):
         """Each applying rule's requirements: fields, conditions, done activities."""
         env = self.env
         names = context.names
-        leads = self.sudo()
         done = self._regulation_done_activities(applying)
         if not context.unmet_only:
             # the names of the rules with conditions, read at once (they name the checklist)
@@ -788,10 +814,8 @@ class CrmLead(models.Model):
         for rule, candidates in applying:
             bypassed = bool(rule.bypass_group_ids & user_group_ids)
             matching = (
-                set(
-                    leads.browse([t.lead_id for t in candidates])
-                    .filtered_domain(rule.required)
-                    ._ids
+                self._regulation_matching(
+                    [t.lead_id for t in candidates], rule.required, rule.id, context.unmet_only
                 )
                 if rule.required is not None
                 else None
@@ -1813,6 +1837,9 @@ class CrmLead(models.Model):
         return result
 
     def _regulation_describe_originals(self, originals):
+        """The originals by name when the user may read them, else by owner only."""
+        originals = originals[:5]
+        readable = originals.with_env(self.env)._filtered_access("read")
         return ", ".join(
             self.env._(
                 "“%(lead)s” (owner: %(user)s, team: %(team)s)",
@@ -1820,7 +1847,11 @@ class CrmLead(models.Model):
                 user=original.user_id.name or self.env._("nobody"),
                 team=original.team_id.name or "-",
             )
-            for original in originals[:5]
+            if original in readable
+            else self.env._(
+                "a lead you cannot see (owner: %s)", original.user_id.name or self.env._("nobody")
+            )
+            for original in originals
         )
 
     def _regulation_check_duplicates(self):
@@ -1983,10 +2014,12 @@ class CrmLead(models.Model):
         return True
 
     def _regulation_check_reviewer(self):
-        if not self.env.user.has_groups(MANAGER_GROUPS):
+        """Head of sales and above, with the right to edit the reviewed leads."""
+        if not self.env["res.users"]._crm_regulation_holds(MANAGER_GROUPS):
             raise AccessError(
                 self.env._("Only the head of sales reviews losses and disqualifications.")
             )
+        self.with_context(active_test=False).check_access("write")
 
     def _regulation_to_review(self):
         return self.with_context(active_test=False).filtered(

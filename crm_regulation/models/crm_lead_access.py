@@ -1,6 +1,6 @@
 """The role matrix on leads: visibility scopes, sensitive fields, reassignment and export."""
 
-import functools
+from markupsafe import Markup
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError
@@ -30,6 +30,9 @@ SENSITIVE_FIELDS = frozenset(
 # what the roles outside the sales hierarchy may edit on a lead
 MARKETER_FIELDS = frozenset({"campaign_id", "medium_id", "source_id"})
 ACCOUNTANT_FIELDS = frozenset({"contract_signed", "contract_date", "first_payment_date"})
+# Cursor-level (never client-controlled): {merged lead id: lead it went into} for merges
+# by users who may not delete leads; Odoo deletes merged leads as superuser.
+MERGED_KEY = "crm_regulation.merged"
 READER_VIEWS = {
     "form": "crm_regulation.crm_lead_view_form_reader",
     "list": "crm_regulation.crm_lead_view_list_reader",
@@ -39,7 +42,8 @@ READER_VIEWS = {
 
 # the role matrix's part of crm.lead, kept apart from the regulation engine
 class CrmLead(models.Model):
-    _inherit = "crm.lead"  # pylint: disable=consider-merging-classes-inherited
+    _name = "crm.lead"
+    _inherit = ["crm.lead", "crm.regulation.scope.mixin"]  # pylint: disable=consider-merging-classes-inherited
 
     regulation_scope = fields.Selection(
         [
@@ -51,6 +55,7 @@ class CrmLead(models.Model):
             ("accountant", "All leads (accounting)"),
             ("granted_read", "Temporary access (read)"),
             ("granted_write", "Temporary access (edit)"),
+            ("readable", "Every lead the user may read"),
         ],
         string="Visibility Scope",
         compute="_compute_regulation_scope",
@@ -65,47 +70,26 @@ class CrmLead(models.Model):
         if operator not in ("in", "="):
             return NotImplemented
         value = [value] if operator == "=" else value
-        scope = self.env["res.users"]._crm_regulation_scope()
-        now = fields.Datetime.now()
-        return fields.Domain.OR(scope.domain(name, now) for name in value)
-
-    def _check_access(self, operation):
-        # Odoo checks the record rules of records in memory (``filtered_domain``), which
-        # cannot run the search method of ``regulation_scope``: the rules are checked in
-        # SQL instead, one query for the whole recordset.
-        ids = self._ids
-        if self.env.su or not ids or not all(isinstance(id_, int) for id_ in ids):
-            return super()._check_access(operation)
-        if not self.env["ir.model.access"].check(self._name, operation, raise_exception=False):
-            return super()._check_access(operation)
-        Rule = self.env["ir.rule"]
-        domain = Rule._compute_domain(self._name, operation)
-        if not any(cond.field_expr == "regulation_scope" for cond in domain.iter_conditions()):
-            return super()._check_access(operation)
-        query = (
-            self.sudo()
-            .with_context(active_test=False)
-            ._search(fields.Domain("id", "in", ids) & domain)
-        )
-        allowed = set(query.get_result_ids())
-        forbidden = self.browse(id_ for id_ in ids if id_ not in allowed)
-        if forbidden:
-            return forbidden, functools.partial(Rule._make_access_error, operation, forbidden)
-        return None
+        Users = self.env["res.users"]
+        return fields.Domain.OR(Users._crm_regulation_domain(name) for name in value)
 
     # ------------------------------------------------------------
     # Roles of the current user
     # ------------------------------------------------------------
 
     def _regulation_is_manager(self):
-        """Head of sales and above (Odoo's sales administrators included)."""
-        return self.env.su or self.env.user.has_groups(MANAGER_GROUPS)
+        """Head of sales and above (Odoo's sales administrators included); a temporary
+        head of sales until the end of the access."""
+        return self.env["res.users"]._crm_regulation_holds(MANAGER_GROUPS)
 
     def _regulation_reader_roles(self):
         """The roles outside the sales hierarchy the user holds, when they hold no sales
         role: those see the reader views and the field limits below."""
         user = self.env.user
-        if self.env.su or user.has_group("sales_team.group_sale_salesman"):
+        # a temporary sales role stops counting at its end, like its scope
+        if self.env.su or self.env["res.users"]._crm_regulation_holds(
+            "sales_team.group_sale_salesman"
+        ):
             return frozenset()
         return frozenset(
             name
@@ -201,7 +185,7 @@ class CrmLead(models.Model):
     def _regulation_assignment_error(self, lead):
         return self.env._(
             "Only the head of sales reassigns leads to another salesperson or team%(lead)s. "
-            "Ask them, or request temporary access (CRM > Configuration > Access Requests).",
+            "Ask them, or request temporary access (CRM > Sales > Access Requests).",
             lead=self.env._(" (“%s”)", lead.display_name) if lead else "",
         )
 
@@ -222,3 +206,108 @@ class CrmLead(models.Model):
                 self.env._("Only the head of sales and CRM administrators export leads.")
             )
         return super().export_data(fields_to_export)
+
+    # ------------------------------------------------------------
+    # Merge: Odoo moves the merged leads' messages and deletes the leads as superuser
+    # ------------------------------------------------------------
+
+    def _merge_opportunity(self, user_id=False, team_id=False, auto_unlink=True, max_length=5):
+        """Merging needs the right to edit every merged lead (it takes their messages and
+        documents). Below those who may delete leads, the merged leads are archived with a
+        link to the lead they went into instead of deleted (``unlink`` below: Odoo's merge
+        and its convert wizard delete them as superuser)."""
+        if not self.env.su:
+            self.check_access("write")
+        head = super()._merge_opportunity(
+            user_id=user_id, team_id=team_id, auto_unlink=False, max_length=max_length
+        )
+        tails = self - head
+        if not self.env.su and not tails.has_access("unlink"):
+            merged = self.env.cr.cache.setdefault(MERGED_KEY, {})
+            merged.update(dict.fromkeys(tails.ids, head.id))
+        if auto_unlink:
+            tails.sudo().unlink()  # sudo: as Odoo's merge (kept by unlink below when refused)
+        return head
+
+    def unlink(self):
+        merged = self.env.cr.cache.get(MERGED_KEY)
+        kept = self.browse(lead_id for lead_id in self.ids if merged and lead_id in merged)
+        if kept:
+            kept._regulation_archive_merged({lead_id: merged.pop(lead_id) for lead_id in kept.ids})
+        rest = self - kept
+        return super(CrmLead, rest).unlink() if rest else True
+
+    def _regulation_archive_merged(self, heads):
+        """Archive merged leads ({lead id: lead it went into}), linked to that lead; a lead
+        at 0 % is closed as a duplicate (archiving it makes it lost)."""
+        duplicate = self.env.ref("crm_regulation.lost_reason_duplicate", raise_if_not_found=False)
+        by_head = {}
+        for lead_id in self.ids:
+            by_head.setdefault(heads[lead_id], []).append(lead_id)
+        for head_id, lead_ids in by_head.items():
+            leads = self.browse(lead_ids).with_context(active_test=False)
+            values = {"active": False, "duplicate_of_id": head_id}
+            lost = leads.filtered(lambda lead: not lead.probability) if duplicate else leads[:0]
+            if lost:
+                lost.write({**values, "lost_reason_id": duplicate.id})
+            if leads - lost:
+                (leads - lost).write(values)
+            link = self.browse(head_id)._get_html_link()
+            body = Markup(self.env._("Merged into %s and archived.")) % link
+            leads._message_log_batch(bodies=dict.fromkeys(leads.ids, body))
+
+    # ------------------------------------------------------------
+    # Notifications: the trackings of sensitive fields never reach a reader role
+    # ------------------------------------------------------------
+
+    def _notify_get_recipients_groups(self, message, model_description, msg_vals=False):
+        """Odoo renders the trackings of a notification email in the author's rights: the
+        users who may not read sensitive fields (Marketer, Support) get their own group,
+        whose email leaves those trackings out (the inbox and the chatter already filter
+        them in the reader's own rights: ``_has_field_access``)."""
+        groups = super()._notify_get_recipients_groups(
+            message, model_description, msg_vals=msg_vals
+        )
+        if not message:
+            return groups
+        # sudo: tracking values are an admin-only model; what is shown is filtered here
+        trackings = message.sudo().tracking_value_ids.with_context(lang=self.env.lang)
+        sensitive = self._regulation_sensitive_fields()
+        hidden = trackings.filtered(
+            lambda t: t.field_id.model == self._name and t.field_id.name in sensitive
+        )
+        readers = hidden and self._regulation_sensitive_readers()
+        if not readers:
+            return groups
+        shown = (trackings - hidden)._filter_has_field_access(self.env)
+        reader_group = [
+            "crm_regulation_reader",
+            lambda pdata: pdata["type"] == "user" and pdata["uid"] in readers,
+            {
+                **next(data for name, _func, data in groups if name == "user"),
+                "tracking_values": [
+                    (fmt["fieldInfo"]["changedField"], fmt["oldValue"], fmt["newValue"])
+                    for fmt in shown._tracking_value_format()
+                ],
+            },
+        ]
+        return [reader_group, *groups]
+
+    @api.model
+    def _regulation_sensitive_readers(self):
+        """Ids of the users who may not read the sensitive fields (role matrix)."""
+        # sudo: who holds the reader roles, whoever posts
+        candidates = (
+            (
+                self.env.ref("crm_regulation.group_marketer")
+                | self.env.ref("crm_regulation.group_support")
+            )
+            .sudo()
+            .all_user_ids
+        )
+        return {
+            user.id
+            for user in candidates
+            if (roles := self.with_user(user)._regulation_reader_roles())
+            and "accountant" not in roles
+        }

@@ -34,6 +34,7 @@ class CrmLeadStageHistory(models.Model):
     """
 
     _name = "crm.lead.stage.history"
+    _inherit = ["crm.regulation.scope.mixin"]  # rules on the lead's scope
     _description = "Lead Stage History"
     _order = "date_in desc, id desc"
     # Rows are written by set-based SQL on the hot path of every stage change: no

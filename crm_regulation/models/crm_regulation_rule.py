@@ -1,9 +1,37 @@
 import ast
+import logging
 from typing import NamedTuple
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.fields import Domain
+
+_logger = logging.getLogger(__name__)
+
+# Where the domains of a rule may lead from a lead, and what they may read there: the
+# regulation evaluates them for every salesperson and shows the result (checklist,
+# refusals), so a domain must not read what a salesperson may not (README, Security model).
+# Another lead is never a target (its fields would leak through this lead's checklist);
+# of users, their name only. None: every field without a group restriction.
+DOMAIN_MODELS = {
+    "res.partner": None,
+    "res.partner.category": None,
+    "res.partner.industry": None,
+    "res.country": None,
+    "res.country.state": None,
+    "crm.team": None,
+    "crm.stage": None,
+    "crm.tag": None,
+    "crm.lost.reason": None,
+    "utm.campaign": None,
+    "utm.medium": None,
+    "utm.source": None,
+    "res.users": frozenset({"id", "name", "display_name"}),
+}
+# the only group a field of a rule's domain may be restricted to: every user has it
+DOMAIN_FIELD_GROUPS = (None, "base.group_user")
+# operators that follow a relation (and may read the related records' names)
+RELATION_OPERATORS = frozenset({"any", "not any", "child_of", "parent_of"})
 
 
 class RuleSpec(NamedTuple):
@@ -184,13 +212,15 @@ class CrmRegulationRule(models.Model):
     @api.model
     def _parse_domain(self, text, rule=None, fname="condition_domain"):
         """Parse a domain given as text with literals only (never evaluated as code) and
-        check every field path against crm.lead. Returns None for "every lead"."""
+        check every field path against crm.lead, and that it reads only what every
+        salesperson may read (``_check_domain_paths``). Returns None for "every lead"."""
         try:
             value = ast.literal_eval((text or "").strip() or "[]")
             if not isinstance(value, (list, tuple)):
                 raise ValueError(type(value).__name__)
             domain = Domain(value)
             domain.validate(self.env["crm.lead"])
+            self._check_domain_paths(self.env["crm.lead"], domain, root=True)
         except Exception as error:  # any parse or validation error, worded for the user
             label = self._fields[fname]._description_string(self.env)
             raise ValidationError(
@@ -205,6 +235,88 @@ class CrmRegulationRule(models.Model):
             ) from error
         return None if domain.is_true() else domain
 
+    @api.model
+    def _check_domain_paths(self, model, domain, root=False):
+        """Refuse a domain that could make the regulation an oracle: a path through a
+        field restricted to a group (or that the editing user may not read), a
+        non-stored field without a search method, a relation to a model outside
+        DOMAIN_MODELS (another lead included), a field of a user other than the name."""
+        for condition in domain.iter_conditions():
+            operator, value = condition.operator, condition.value
+            if operator.endswith("!"):
+                raise ValueError(self.env._("operator “%s” is not allowed", operator))
+            current = model
+            path = condition.field_expr.split(".")
+            for index, name in enumerate(path):
+                if not (root and index == 0):
+                    self._check_domain_model(current, name)
+                field = current._fields[name]
+                self._check_domain_field(current, field)
+                last = index == len(path) - 1
+                if not field.relational:
+                    if not last:
+                        raise ValueError(self.env._("“%s” is not a relation", field.name))
+                    continue
+                comodel = self.env[field.comodel_name]
+                if not last:
+                    current = comodel
+                    continue
+                values = value if isinstance(value, (list, tuple, set)) else [value]
+                if operator in RELATION_OPERATORS or any(isinstance(v, str) for v in values):
+                    # follows the relation: the related records' names, or a sub-domain
+                    self._check_domain_model(comodel, "display_name")
+                if isinstance(value, Domain):
+                    self._check_domain_paths(comodel, value)
+                elif operator in ("any", "not any"):
+                    self._check_domain_paths(comodel, Domain(value))
+
+    @api.model
+    def _check_domain_model(self, model, fname):
+        if model._name not in DOMAIN_MODELS:
+            raise ValueError(
+                self.env._(
+                    "a rule may not read records of “%s” (allowed: the lead's customer, team, "
+                    "stage, tags, reasons, campaign, medium, source, country and the names "
+                    "of users)",
+                    model._description,
+                )
+            )
+        allowed = DOMAIN_MODELS[model._name]
+        if allowed is not None and fname not in allowed:
+            raise ValueError(self.env._("a rule may read the name of a user only, not “%s”", fname))
+
+    @api.model
+    def _check_domain_field(self, model, field):
+        if field.type == "properties":
+            raise ValueError(self.env._("properties (“%s”) are not allowed", field.name))
+        if field.groups not in DOMAIN_FIELD_GROUPS or not (
+            self.env.su or model._has_field_access(field, "read")
+        ):
+            raise ValueError(
+                self.env._(
+                    "“%(field)s” of “%(model)s” is restricted to some users",
+                    field=field.name,
+                    model=model._description,
+                )
+            )
+        if not field._description_searchable:
+            raise ValueError(self.env._("“%s” is computed and cannot be searched", field.name))
+
+    @api.model
+    def _archive_unsafe_rules(self):
+        """Archive the active rules whose domains an older version accepted but that read
+        what a salesperson may not (upgrade to 19.0.1.5.0). Returns them."""
+        unsafe = self.browse()
+        for rule in self.search([]):  # pylint: disable=no-search-all
+            try:
+                for fname in ("condition_domain", "required_domain"):
+                    self.sudo()._parse_domain(rule[fname], rule, fname)
+            except ValidationError as error:
+                _logger.warning("crm_regulation: rule %s archived: %s", rule.id, error)
+                unsafe |= rule
+        unsafe.write({"active": False})
+        return unsafe
+
     # ------------------------------------------------------------
     # BUSINESS
     # ------------------------------------------------------------
@@ -215,6 +327,8 @@ class CrmRegulationRule(models.Model):
         """The active regulation (rules and stage shortcuts) as immutable plain data,
         cached per registry and cleared whenever a rule or a stage changes, so that a stage
         change of a lead costs no query to know what applies."""
+        # sudo: the whole regulation, whoever asks first (the cache is shared); its domains
+        # were checked against their editor at save
         rules = self.sudo().with_context(active_test=True).search([("active", "=", True)])
         # configuration tables: a few dozen rows
         stages = self.env["crm.stage"].sudo().search([])  # pylint: disable=no-search-all
@@ -256,9 +370,9 @@ class CrmRegulationRule(models.Model):
                     from_stage_ids=frozenset(rule.from_stage_ids.ids),
                     target=rule.target,
                     to_stage_id=rule.to_stage_id.id,
-                    condition=self._parse_domain(rule.condition_domain, rule),
+                    condition=rules._parse_domain(rule.condition_domain, rule),
                     field_names=tuple(rule.required_field_ids.mapped("name")),
-                    required=self._parse_domain(rule.required_domain, rule, "required_domain"),
+                    required=rules._parse_domain(rule.required_domain, rule, "required_domain"),
                     activity_type_ids=frozenset(rule.required_activity_type_ids.ids),
                     severity=rule.severity,
                     bypass_group_ids=frozenset(rule.bypass_group_ids.ids),

@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from .crm_regulation_rule import DOMAIN_FIELD_GROUPS
+
 
 class CrmStage(models.Model):
     _name = "crm.stage"
@@ -74,16 +76,28 @@ class CrmStage(models.Model):
 
     @api.model
     def _check_lead_fields(self, ir_fields, owner):
-        """Required fields must be stored fields of crm.lead (checked at save)."""
+        """Required fields must be stored fields of crm.lead that every salesperson reads
+        and the editing user may read (checked at save: the checklist shows whether they
+        are filled)."""
+        Lead = self.env["crm.lead"]
+
+        def readable(name):
+            field = Lead._fields[name]
+            return field.groups in DOMAIN_FIELD_GROUPS and (
+                self.env.su or Lead._has_field_access(field, "read")
+            )
+
         wrong = ir_fields.filtered(
             lambda field: field.model != "crm.lead"
             or not field.store
-            or field.name not in self.env["crm.lead"]._fields
+            or field.name not in Lead._fields
+            or not readable(field.name)
         )
         if wrong:
             raise ValidationError(
                 self.env._(
-                    "“%(owner)s”: only stored fields of leads can be required, not: %(fields)s.",
+                    "“%(owner)s”: only stored fields of leads that every salesperson may read "
+                    "can be required, not: %(fields)s.",
                     owner=owner,
                     fields=", ".join(
                         f"{field.field_description} ({field.model})" for field in wrong

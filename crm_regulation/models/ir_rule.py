@@ -8,6 +8,12 @@ NARROWED_RULES = {
         "['|',('user_id','=',user.id),('user_id','=',False)]",
         "[('regulation_scope', '=', 'own')]",
     ),
+    # "Personal Activities" shows the done activities (and their notes) of the unassigned
+    # leads of every team; narrowed, the activities of the leads the user may read
+    "crm.crm_activity_report_rule_personal_activities": (
+        "['|',('user_id','=',user.id),('user_id','=',False)]",
+        "[('lead_id.regulation_scope', '=', 'readable')]",
+    ),
 }
 
 

@@ -1,6 +1,6 @@
 from typing import NamedTuple
 
-from odoo import api, models, tools
+from odoo import api, fields, models, tools
 from odoo.fields import Domain
 
 # The visibility scopes of the role matrix: each role's record rule on crm.lead is
@@ -16,6 +16,10 @@ SCOPE_GROUPS = {
     "accountant": "crm_regulation.group_accountant",
 }
 GRANT_SCOPES = ("granted_read", "granted_write")
+# the leads a user may read, whatever role gives them: the scope of the records that hang
+# off a lead (stage history, reports, activity analysis)
+READABLE_SCOPE = "readable"
+ALL_LEADS_GROUP = "sales_team.group_sale_salesman_all_leads"
 # Head of sales and above: reassign leads, review losses, decide on access, export
 MANAGER_GROUPS = "crm_regulation.group_head_of_sales,sales_team.group_sale_manager"
 
@@ -43,7 +47,15 @@ class RegulationScope(NamedTuple):
     temporary: dict  # group xmlid -> end of the temporary role that added it
     grants: tuple  # Grant
 
-    def domain(self, scope, now):
+    def domain(self, scope, now, held=()):
+        """The leads of ``scope`` at ``now``; for READABLE_SCOPE, ``held`` names the scopes
+        whose group the user holds (``"all"``: every lead)."""
+        if scope == READABLE_SCOPE:
+            if "all" in held:
+                return Domain.TRUE
+            return Domain.OR(
+                [*(self.domain(name, now) for name in held), self.domain("granted_read", now)]
+            )
         group = SCOPE_GROUPS.get(scope)
         if group in self.temporary and self.temporary[group] <= now:
             return Domain.FALSE
@@ -75,6 +87,34 @@ class RegulationScope(NamedTuple):
 
 class ResUsers(models.Model):
     _inherit = "res.users"
+
+    @api.model
+    def _crm_regulation_domain(self, scope):
+        """The leads of ``scope`` for the current user, now (the record rules' search)."""
+        held = ()
+        if scope == READABLE_SCOPE:
+            user = self.env.user
+            held = (
+                ("all",)
+                if user.has_group(ALL_LEADS_GROUP)
+                else tuple(name for name, group in SCOPE_GROUPS.items() if user.has_group(group))
+            )
+        return self._crm_regulation_scope().domain(scope, fields.Datetime.now(), held)
+
+    @api.model
+    def _crm_regulation_holds(self, groups):
+        """Whether the current user holds one of ``groups`` (xmlids, comma-separated) now: a
+        role held temporarily counts until its end date, whether the expiry cron has run
+        or not (the same end dates as the visibility scopes)."""
+        if self.env.su:
+            return True
+        user = self.env.user
+        temporary = self._crm_regulation_scope().temporary
+        now = fields.Datetime.now()
+        return any(
+            user.has_group(xmlid) and not (xmlid in temporary and temporary[xmlid] <= now)
+            for xmlid in groups.split(",")
+        )
 
     @api.model
     @tools.ormcache("self.env.uid")
@@ -110,6 +150,7 @@ class ResUsers(models.Model):
                 ([f"{row[2]}%" for row in rows],),
             )
             subteam_ids = tuple(sorted({*team_ids, *(row[0] for row in cr.fetchall())}))
+        # sudo: the user's own approved requests, read to build their scope
         requests = (
             self.env["crm.access.request"]
             .sudo()
@@ -123,12 +164,5 @@ class ResUsers(models.Model):
                         end = temporary.get(name)
                         temporary[name] = max(end, request.date_end) if end else request.date_end
                 continue
-            grants.append(
-                Grant(
-                    request.access_mode,
-                    tuple(request.lead_ids.ids),
-                    tuple(request._subteams().ids),
-                    request.date_end,
-                )
-            )
+            grants.append(request._grant())
         return RegulationScope(uid, team_ids, pick_team_ids, subteam_ids, temporary, tuple(grants))

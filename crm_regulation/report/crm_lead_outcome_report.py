@@ -9,6 +9,7 @@ class CrmLeadOutcomeReport(models.Model):
     their team's (anti-gaming)."""
 
     _name = "crm.lead.outcome.report"
+    _inherit = ["crm.regulation.scope.mixin"]  # rules on the lead's scope
     _description = "Outcome Analysis (Disqualification vs Loss)"
     _auto = False
     _order = "date_closed desc"

@@ -12,6 +12,7 @@ class CrmRegulationReport(models.Model):
     group the pivot asks for (an aggregator of its own), never averaged from rows."""
 
     _name = "crm.regulation.report"
+    _inherit = ["crm.regulation.scope.mixin"]  # rules on the lead's scope
     _description = "Stage SLA Analysis"
     _auto = False
     _order = "date_in desc"

@@ -231,15 +231,15 @@ class TestAccessControl(RoleMatrixCommon):
         request = self._request(self.salesperson, lead_ids=[(6, 0, self.colleague_lead.ids)])
         self.assertEqual(request.state, "pending")
         with self.assertRaisesRegex(AccessError, "Only the head of sales"):
-            request.with_user(self.salesperson).action_approve()
+            request.with_user(self.salesperson).action_approve(request.revision)
         own = self._request(self.head, request_type="teams", team_ids=[(6, 0, self.other_team.ids)])
         with self.assertRaisesRegex(AccessError, "Nobody approves"):
-            own.with_user(self.head).action_approve()
+            own.with_user(self.head).action_approve(own.revision)
         with self.assertRaises(AccessError):
             request.with_user(self.salesperson).write({"state": "approved"})
         self.assertEqual(request.state, "pending")
         self.assertFalse(Lead.search([("id", "=", self.colleague_lead.id)]))
-        request.with_user(self.head).action_approve()
+        request.with_user(self.head).action_approve(request.revision)
         self.assertEqual(request.approver_id, self.head)
         self.assertTrue(Lead.search([("id", "=", self.colleague_lead.id)]))
         self.colleague_lead.with_user(self.salesperson).read(["name"])
@@ -263,7 +263,7 @@ class TestAccessControl(RoleMatrixCommon):
         Lead = self.env["crm.lead"].with_user(self.salesperson)
         role = self.env.ref(senior)
         request = self._request(self.salesperson, request_type="role", group_id=role.id)
-        request.with_user(self.head).action_approve()
+        request.with_user(self.head).action_approve(request.revision)
         self.assertTrue(self.salesperson.has_group(senior))
         self.assertEqual(request.added_group_ids, role)
         self.assertTrue(Lead.search([("id", "=", self.colleague_lead.id)]))
@@ -288,32 +288,32 @@ class TestAccessControl(RoleMatrixCommon):
             group_id=self.env.ref("crm_regulation.group_marketer").id,
         )
         with self.assertRaisesRegex(AccessError, "you do not hold it"):
-            marketer.with_user(self.head).action_approve()
+            marketer.with_user(self.head).action_approve(marketer.revision)
         # teams and leads outside the approver's scope
         teams = self._request(
             self.salesperson, request_type="teams", team_ids=[(6, 0, self.team.ids)]
         )
         with self.assertRaisesRegex(AccessError, "your own teams"):
-            teams.with_user(other_head).action_approve()
+            teams.with_user(other_head).action_approve(teams.revision)
         leads = self._request(
             self.salesperson, lead_ids=[(6, 0, self.other_lead.ids)], access_mode="write"
         )
         with self.assertRaisesRegex(AccessError, "cannot edit yourself"):
-            leads.with_user(self.head).action_approve()
+            leads.with_user(self.head).action_approve(leads.revision)
         # a salesperson decides nothing, a refusal is recorded
         with self.assertRaises(AccessError):
-            teams.with_user(self.colleague).action_approve()
+            teams.with_user(self.colleague).action_approve(teams.revision)
         teams.with_user(self.head).action_refuse("Ask your own head")
         self.assertEqual((teams.state, teams.refusal_reason), ("refused", "Ask your own head"))
         with self.assertRaises(UserError):
-            teams.with_user(self.head).action_approve()
+            teams.with_user(self.head).action_approve(teams.revision)
         # the admin grants the marketer role; the sub-teams come with a team
-        marketer.with_user(self.users["crm_admin"]).action_approve()
+        marketer.with_user(self.users["crm_admin"]).action_approve(marketer.revision)
         self.assertTrue(self.salesperson.has_group("crm_regulation.group_marketer"))
         sub = self._request(
             self.colleague, request_type="teams", team_ids=[(6, 0, self.sub_team.ids)]
         )
-        sub.with_user(self.head).action_approve()
+        sub.with_user(self.head).action_approve(sub.revision)
         self.assertTrue(
             self.env["crm.lead"]
             .with_user(self.colleague)

@@ -28,10 +28,10 @@ class TestDuplicatesAndOutcomes(CrmRegulationCommon):
     # duplicates at creation
     # ------------------------------------------------------------
 
-    def create_lead(self, **values):
+    def create_lead(self, user=None, **values):
         return (
             self.env["crm.lead"]
-            .with_user(self.user_salesman)
+            .with_user(user or self.user_salesman)
             .create({"name": "New request", "team_id": self.team.id, **values})
         )
 
@@ -44,7 +44,13 @@ class TestDuplicatesAndOutcomes(CrmRegulationCommon):
         lead = self.create_lead(email_from="IVAN@example.com")
         note = lead.message_ids.filtered(lambda m: "Possible duplicate" in m.body)
         self.assertEqual(len(note), 1)
-        self.assertIn("owner: Pavel Salesman", note.body)
+        # a salesperson does not read a colleague's lead: its owner is named, not the lead
+        self.assertIn("a lead you cannot see (owner: Pavel Salesman)", note.body)
+        self.assertNotIn(self.original.name, note.body)
+        # the head of sales reads it: the lead, its owner and its team
+        lead = self.create_lead(email_from="ivan@example.com", user=self.user_manager)
+        note = lead.message_ids.filtered(lambda m: "Possible duplicate" in m.body)
+        self.assertIn(f"“{self.original.name}” (owner: Pavel Salesman", note.body)
         self.assertIn("team: Regulated Team", note.body)
         # the form warns while typing
         with Form(self.env["crm.lead"].with_user(self.user_salesman)) as form:
