@@ -314,7 +314,10 @@ class CrmAccessRequest(models.Model):
     def _requester_env(self):
         """``self`` as superuser, with nothing of the caller's context but the language and
         time zone (no ``default_*`` value): for the checked values of a requester only."""
-        return self.sudo().with_context({"lang": self.env.lang, "tz": self.env.context.get("tz")})
+        # sudo: callers pass only _requester_values (whitelisted fields, ids); the caller's
+        # context is dropped on purpose
+        context = {"lang": self.env.lang, "tz": self.env.context.get("tz")}
+        return self.sudo().with_context(context)  # pylint: disable=context-overridden
 
     def _subteams(self):
         """The requested teams with all their sub-teams."""

@@ -93,6 +93,7 @@ class _Names:
 
     def get(self, model, record_id):
         if (model, record_id) not in self.cache:
+            # sudo: names of the regulation's configuration (stages, rules, activity types)
             self.cache[model, record_id] = self.env[model].sudo().browse(record_id).display_name
         return self.cache[model, record_id]
 
@@ -101,6 +102,7 @@ class _Names:
 
     def prefetch(self, model, record_ids):
         if record_ids:
+            # sudo: names of the regulation's configuration (stages, rules, activity types)
             records = self.env[model].sudo().browse(record_ids)
             self.cache.update(((model, record.id), record.display_name) for record in records)
 
@@ -286,6 +288,7 @@ class CrmLead(models.Model):
         subtype = self.env.ref("crm_regulation.mt_regulation_bypass")
         counts = dict(
             self.env["mail.message"]
+            # sudo: bypass notes of any author on the leads being read (a count)
             .sudo()
             ._read_group(
                 [
@@ -307,6 +310,7 @@ class CrmLead(models.Model):
         subtype = self.env.ref("crm_regulation.mt_regulation_bypass")
         lead_ids = (
             self.env["mail.message"]
+            # sudo: bypass notes of any author on leads (the result is a lead id subquery)
             .sudo()
             ._search([("model", "=", "crm.lead"), ("subtype_id", "=", subtype.id)])
             .subselect("res_id")
@@ -485,6 +489,7 @@ class CrmLead(models.Model):
         (a lead returned to work by its review keeps that mark). Maintained here rather than
         as a computed field, so that a stage move of open leads (crm recomputes
         ``won_status`` on every move) writes nothing more."""
+        # sudo: the regulation's own bookkeeping fields of these leads
         caches = self.sudo()._regulation_field_caches(
             ("won_status", "lost_reason_id", "outcome", "loss_review_state")
         )
@@ -515,6 +520,7 @@ class CrmLead(models.Model):
                 )
             groups.setdefault(tuple(values.items()), []).append(lead_id)
         for values, lead_ids in groups.items():
+            # sudo: outcome and review are system fields; values computed here
             self.browse(lead_ids).sudo().write(dict(values))
 
     def _regulation_system_fields_error(self):
@@ -644,6 +650,7 @@ class CrmLead(models.Model):
         fnames.update(fname for rule, _c in applying for fname in rule.field_names)
         if any(transition.lost for transition in transitions):
             fnames.update(REASON_FIELDS)
+        # sudo: fields required by the regulation: every salesperson may read them (checked at save)
         context = _Context(self.env, self.sudo()._regulation_field_caches(fnames), unmet_only)
         if rules:
             self._regulation_stage_requirements(transitions, regulation, opened, context, result)
@@ -747,6 +754,7 @@ class CrmLead(models.Model):
                     "The sales regulation rule “%(rule)s” reads data you may not see, so "
                     "it cannot be checked for you. Ask a CRM administrator to change it. "
                     "Nothing was changed.",
+                    # sudo: the rule's name, configuration everyone reads
                     rule=self.env["crm.regulation.rule"].sudo().browse(rule_id).name,
                 )
             ) from error
@@ -869,6 +877,7 @@ class CrmLead(models.Model):
         return {
             (res_id, activity_type.id)
             for res_id, activity_type in self.env["mail.message"]
+            # sudo: done activities of the leads being moved, counted by type
             .sudo()
             ._read_group(
                 [
@@ -885,6 +894,7 @@ class CrmLead(models.Model):
             return self.env._("Lost")
         if transition.restored and not transition.won:
             return self.env._("Return to work")
+        # sudo: a stage's name, configuration everyone reads
         name = self.env["crm.stage"].sudo().browse(transition.to_stage_id).name
         return self.env._("Won (%s)", name) if transition.won else f"“{name}”"
 
@@ -893,12 +903,14 @@ class CrmLead(models.Model):
         what to do)."""
         text = self.env._(
             "“%(lead)s” → %(target)s: %(missing)s.",
+            # sudo: the name of a lead the user is moving
             lead=self.sudo().browse(transition.lead_id).display_name,
             target=self._regulation_target_name(transition),
             missing="; ".join(item.missing for item in items),
         )
         rules = (
             self.env["crm.regulation.rule"]
+            # sudo: the rules behind unmet requirements (their names and messages)
             .sudo()
             .browse(list(dict.fromkeys(item.rule_id for item in items if item.rule_id)))
         )
@@ -955,6 +967,7 @@ class CrmLead(models.Model):
                         "is_internal": True,
                     }
                 )
+        # sudo: the regulation's own notes on the moved leads; values built here
         self.sudo()._message_create(values_list)
         if warnings:
             env.user._bus_send(
@@ -997,6 +1010,7 @@ class CrmLead(models.Model):
                 )
             )
         }
+        # sudo: the stage's configured plan, whoever moves the lead
         plans = self.env["mail.activity.plan"].sudo()
         today = fields.Date.context_today(self)
         model_id = self.env["ir.model"]._get_id(self._name)
@@ -1023,6 +1037,7 @@ class CrmLead(models.Model):
                     }
                 )
         if values_list:
+            # sudo: the stage's entry tasks for the lead's salesperson; values from the plan
             self.env["mail.activity"].sudo().with_context(mail_activity_quick_update=True).create(
                 values_list
             )
@@ -1034,6 +1049,7 @@ class CrmLead(models.Model):
         moved = {t.lead_id for t in transitions if t.entered or t.lost or t.won}
         if not moved:
             return
+        # sudo: the moved leads' regulation fields (system fields)
         leads = self.browse(list(moved)).sudo()
         caches = leads._regulation_field_caches(("qualification_state", "stale_date"))
         waiting = [
@@ -1045,6 +1061,7 @@ class CrmLead(models.Model):
         if waiting:
             settled = leads._qualification_settled(waiting, regulation)
             if settled:
+                # sudo: qualification fields are system fields; values computed here
                 self.browse(settled).sudo().write(
                     {
                         "qualification_state": "done",
@@ -1054,6 +1071,7 @@ class CrmLead(models.Model):
                 )
         touched = [lead_id for lead_id in moved if caches["stale_date"][lead_id]]
         if touched:
+            # sudo: stale flag is a system field
             self.browse(touched).sudo().write({"stale_date": False})
 
     # ------------------------------------------------------------
@@ -1063,6 +1081,7 @@ class CrmLead(models.Model):
     def _qualification_settings(self, team_ids):
         """{team id: (qualification stage id, hours, warning hours, calendar)} of the teams
         that have a qualification deadline."""
+        # sudo: team settings of the leads' teams, whoever moves them
         teams = self.env["crm.team"].sudo().browse([t for t in team_ids if t])
         return {
             team.id: (
@@ -1114,6 +1133,7 @@ class CrmLead(models.Model):
             warning_at = now
             if 0 < warning_hours < hours:
                 warning_at = self._business_moment(clock, now, hours - warning_hours)
+            # sudo: qualification fields are system fields; values computed here
             self.browse(lead_ids).sudo().write(
                 {
                     "qualification_deadline": deadline,
@@ -1155,6 +1175,7 @@ class CrmLead(models.Model):
             todo = [lead_id for lead_id in todo if lead_id not in locked]
             batch.invalidate_recordset()  # what another worker committed before our lock
             # notification emails go to the mail queue, not sent at each batch's commit
+            # sudo: a watcher cron's batch; no caller values
             process(batch.sudo().with_context(mail_notify_force_send=False))
             done += len(batch)
             if not Cron._commit_progress(len(batch), remaining=len(todo)):
@@ -1196,6 +1217,7 @@ class CrmLead(models.Model):
                 }
             )
         if values_list:
+            # sudo: the qualification watcher's tasks (cron); values built here
             self.env["mail.activity"].sudo().with_context(mail_activity_quick_update=True).create(
                 values_list
             )
@@ -1408,6 +1430,7 @@ class CrmLead(models.Model):
     def _sla_calendars(self, team_ids):
         """{team id: working calendar} of ``team_ids`` (``crm.team._regulation_calendar``);
         key 0 for leads without a team: the company's."""
+        # sudo: working hours of the leads' teams, whoever moves them
         teams = self.env["crm.team"].sudo().browse([team_id for team_id in team_ids if team_id])
         calendars = {team.id: team._regulation_calendar() for team in teams}
         if len(calendars) < len(team_ids):
@@ -1508,6 +1531,7 @@ class CrmLead(models.Model):
             return dict.fromkeys(self._ids, (deadline, hours)) if deadline else {}
         stages = regulation.stages
         now = self.env.cr.now().replace(microsecond=0)
+        # sudo: SLA fields of the moved leads (system fields)
         caches = self.sudo()._regulation_field_caches(
             ("sla_deadline", "sla_warning_at", "sla_state")
             + (("date_last_stage_update",) if from_lead else ())
@@ -1535,6 +1559,7 @@ class CrmLead(models.Model):
         if stopping:
             groups[None, None, None] += stopping
         for (deadline, warning_at, state), lead_ids in groups.items():
+            # sudo: SLA fields are system fields; values computed here
             self.browse(lead_ids).sudo().write(
                 {
                     "sla_deadline": deadline or False,
@@ -1704,6 +1729,7 @@ class CrmLead(models.Model):
                 }
             )
         if values_list:
+            # sudo: the SLA watcher's escalation tasks (cron); values built here
             self.env["mail.activity"].sudo().with_context(mail_activity_quick_update=True).create(
                 values_list
             )
@@ -1796,6 +1822,7 @@ class CrmLead(models.Model):
         """{lead: open leads with the same email or phone} for the leads of ``self`` whose
         team checks duplicates: Odoo's duplicate criteria (normalized email, sanitized
         phone), open leads only (as ``_get_lead_duplicates``), in one search."""
+        # sudo: duplicates are searched in every team (only what the user may read is named)
         leads = self.sudo().filtered(
             lambda lead: lead.team_id.duplicate_policy in ("warn", "block")
             and (lead.email_normalized or lead.phone_sanitized)
@@ -1815,6 +1842,7 @@ class CrmLead(models.Model):
             new_ids = leads._origin.ids
         originals = (
             self.env["crm.lead"]
+            # sudo: open leads of every team with the same email or phone (named only when readable)
             .sudo()
             .search(
                 same
@@ -1826,6 +1854,7 @@ class CrmLead(models.Model):
         )
         by_email = originals.grouped("email_normalized")
         by_phone = originals.grouped("phone_sanitized")
+        # sudo: an empty recordset in the originals' environment
         empty = self.env["crm.lead"].sudo()
         result = {}
         for lead in leads:
@@ -1987,8 +2016,10 @@ class CrmLead(models.Model):
         previous = {lead.id: lead.lost_reason_id.name or "-" for lead in leads}
         with leads._regulation_restoring():
             leads.action_restore()
+        # sudo: system fields of leads just restored by the user; fixed values
         leads.sudo().write({"date_last_stage_update": self.env.cr.now(), "stale_date": False})
         subtype_id = self.env["ir.model.data"]._xmlid_to_res_id("crm_regulation.mt_lead_returned")
+        # sudo: the return note (the user's reason escaped in it)
         leads.sudo()._message_create(
             [
                 {
@@ -2029,6 +2060,7 @@ class CrmLead(models.Model):
     def action_loss_review_confirm(self):
         """The loss or disqualification is right: it leaves the review queue."""
         self._regulation_check_reviewer()
+        # sudo: review fields are system fields; the reviewer's write access checked above
         self._regulation_to_review().sudo().write(
             {
                 "loss_review_state": "confirmed",
@@ -2054,6 +2086,7 @@ class CrmLead(models.Model):
         if not leads:
             raise UserError(self.env._("These leads are not waiting for a review."))
         leads.action_return_to_work(reason)
+        # sudo: review fields are system fields; the reviewer's write access checked first
         leads.sudo().write(
             {
                 "loss_review_state": "returned",

@@ -111,6 +111,7 @@ class CrmLead(models.Model):
                 names.update(
                     cond.field_expr.split(".")[0] for cond in rule.required.iter_conditions()
                 )
+        # sudo: the company's setting, whoever reads leads
         names.update(self.env.company.sudo().crm_sensitive_field_ids.mapped("name"))
         return frozenset(name for name in names if name in self._fields)
 
@@ -296,15 +297,10 @@ class CrmLead(models.Model):
     @api.model
     def _regulation_sensitive_readers(self):
         """Ids of the users who may not read the sensitive fields (role matrix)."""
-        # sudo: who holds the reader roles, whoever posts
-        candidates = (
-            (
-                self.env.ref("crm_regulation.group_marketer")
-                | self.env.ref("crm_regulation.group_support")
-            )
-            .sudo()
-            .all_user_ids
+        roles = self.env.ref("crm_regulation.group_marketer") | self.env.ref(
+            "crm_regulation.group_support"
         )
+        candidates = roles.sudo().all_user_ids  # sudo: who holds the reader roles
         return {
             user.id
             for user in candidates

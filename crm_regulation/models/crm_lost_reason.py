@@ -50,6 +50,7 @@ class CrmLostReason(models.Model):
     def _unlink_except_used(self):
         counts = dict(
             self.env["crm.lead"]
+            # sudo: count the leads using the reasons, in every team
             .sudo()
             .with_context(active_test=False)
             ._read_group([("lost_reason_id", "in", self.ids)], ["lost_reason_id"], ["__count"])

@@ -310,6 +310,7 @@ class CrmRegulationRule(models.Model):
         for rule in self.search([]):  # pylint: disable=no-search-all
             try:
                 for fname in ("condition_domain", "required_domain"):
+                    # sudo: structural checks only (no editor: upgrade)
                     self.sudo()._parse_domain(rule[fname], rule, fname)
             except ValidationError as error:
                 _logger.warning("crm_regulation: rule %s archived: %s", rule.id, error)
@@ -331,6 +332,7 @@ class CrmRegulationRule(models.Model):
         # were checked against their editor at save
         rules = self.sudo().with_context(active_test=True).search([("active", "=", True)])
         # configuration tables: a few dozen rows
+        # sudo: the whole regulation, cached for everyone
         stages = self.env["crm.stage"].sudo().search([])  # pylint: disable=no-search-all
         enabled = bool(rules) or any(
             stage.required_field_ids
@@ -340,8 +342,10 @@ class CrmRegulationRule(models.Model):
             for stage in stages
         )
         reasons = (
+            # sudo: the whole regulation, cached for everyone
             self.env["crm.lost.reason"].sudo().with_context(active_test=False).search([])  # pylint: disable=no-search-all
         )
+        # sudo: the whole regulation, cached for everyone
         overrides = self.env["crm.stage.sla"].sudo().search([])  # pylint: disable=no-search-all
 
         def sla(record):

@@ -69,6 +69,7 @@ class CrmStage(models.Model):
             )
 
     def _sla_teams(self):
+        # sudo: teams to reschedule, whoever edits the stage
         return self.team_ids or self.env["crm.team"].sudo().search([])  # pylint: disable=no-search-all
 
     def _sla_scope(self):

@@ -170,6 +170,7 @@ class CrmTeam(models.Model):
         (looking four weeks ahead)."""
         if not calendar:
             return
+        # sudo: the calendar's working time, whoever edits the team
         if not BusinessClock(calendar.sudo(), fields.Datetime.now()).total:
             raise ValidationError(
                 self.env._(
@@ -227,6 +228,7 @@ class CrmTeam(models.Model):
         pipeline = regulation.pipeline(self.id)
         stages = regulation.stages
         won = {stage_id for stage_id in pipeline if stages[stage_id].is_won}
+        # sudo: stage names, configuration everyone reads
         names = self.env["crm.stage"].sudo().browse(pipeline)
         if not pipeline:
             return False
@@ -271,6 +273,7 @@ class CrmTeam(models.Model):
         env = self.env
         regulation = env["crm.regulation.rule"]._get_regulation()
         pipeline = regulation.pipeline(self.id)
+        # sudo: the regulation document shows the configuration (read-only)
         Stage = env["crm.stage"].sudo()
         Rule = env["crm.regulation.rule"].sudo()
         stage_names = dict(zip(pipeline, Stage.browse(pipeline).mapped("name"), strict=True))

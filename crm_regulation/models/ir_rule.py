@@ -26,4 +26,5 @@ class IrRule(models.Model):
         for xmlid, (stock, narrowed) in NARROWED_RULES.items():
             rule = self.env.ref(xmlid, raise_if_not_found=False)
             if rule:
+                # sudo: install/uninstall sets fixed domains of Odoo's rules
                 rule.sudo().domain_force = stock if restore else narrowed

@@ -15,6 +15,7 @@ class ResourceCalendar(models.Model):
         registry: a stage move of a lead counts its SLA without a query; any change of a
         calendar, its attendances or its global leaves clears the cache."""
         self.ensure_one()
+        # sudo: working time of a calendar, read-only and cached
         intervals = self.sudo()._work_intervals_batch(
             utc.localize(window), utc.localize(window + CHUNK), compute_leaves=True
         )[False]

@@ -8,6 +8,7 @@ from . import (
     test_regulation_rpc,
     test_role_matrix,
     test_security_attacks,
+    test_security_classes,
     test_stage_history,
     test_stage_history_access,
     test_stage_history_backfill,

@@ -336,19 +336,23 @@ class TestMerge(SecurityCommon):
         )
 
     def test_read_only_lead_cannot_be_merged(self):
-        note = self.colleague_lead.message_post(body="Colleague's notes", message_type="comment")
-        own = self._lead(self.senior, self.team)
-        for user, leads in (
-            (self.senior, own | self.colleague_lead),  # reads the colleague's lead only
-            (self.salesperson, self.own_lead | self.colleague_lead),
-            (self.head, self.own_lead | self.other_lead),
+        """The attacker's own lead goes first (Odoo keeps the most advanced lead): the
+        other lead's notes would move to it, and the other lead be deleted."""
+        for user, (owner, team) in (
+            (self.senior, (self.colleague, self.team)),  # reads the team's leads only
+            (self.salesperson, (self.colleague, self.team)),
+            (self.head, (self.other_salesperson, self.other_team)),
         ):
-            with self.subTest(user=user.name), self.assertRaises(AccessError):
-                leads.with_user(user).merge_opportunity()
-            with self.assertRaises(AccessError):
-                self.merge(user, leads)
-        self.assertTrue(self.colleague_lead.exists() and self.other_lead.exists())
-        self.assertEqual((note.model, note.res_id), ("crm.lead", self.colleague_lead.id))
+            with self.subTest(user=user.name):
+                own = self._lead(user, self.team, probability=90)
+                foreign = self._lead(owner, team, probability=10)
+                note = foreign.message_post(body="Their notes", message_type="comment")
+                with self.assertRaises(AccessError):
+                    (own | foreign).with_user(user).merge_opportunity()
+                with self.assertRaises(AccessError):
+                    self.merge(user, own | foreign)
+                self.assertTrue(foreign.exists())
+                self.assertEqual((note.model, note.res_id), ("crm.lead", foreign.id))
 
     def test_below_crm_administrator_merged_leads_are_archived(self):
         for user, owner, team in (
