@@ -11,6 +11,11 @@ and as the Head of sales of a regional team (5 teams: about a quarter of the lea
 once under the role matrix and once, same user and same call, under Odoo's stock rule
 ("Personal Leads": own and unassigned leads; the role rules off). Printed: both times and
 the ratio (target <= 1.2), the SQL of the regulated query and its plan.
+
+The leads have their stage history (one stay per stage passed): the *Time in Stage* pivot
+(``_read_group`` of the stays by stage, average hours and count) is measured the same way,
+under the history rule of 19.0.1.4.0 (crm's stock scope: the stays of own and unassigned
+leads) and under the lead's scope (``lead_id.regulation_scope = 'readable'``).
 """
 
 import argparse
@@ -37,6 +42,10 @@ ROLE_RULES = (
     "crm_regulation.crm_lead_rule_senior_salesperson",
     "crm_regulation.crm_lead_rule_head_of_sales",
 )
+# the stage history's rule: the lead's scope, or crm's stock scope as in 19.0.1.4.0
+HISTORY_RULE = "crm_regulation.crm_lead_stage_history_rule_scope"
+HISTORY_STOCK = "['|', ('lead_id.user_id', '=', user.id), ('lead_id.user_id', '=', False)]"
+HISTORY_SCOPED = "[('lead_id.regulation_scope', '=', 'readable')]"
 
 
 def build(env, args):
@@ -74,7 +83,7 @@ def build(env, args):
     for index, user in enumerate(users):
         teams[index % len(teams)].member_ids = [(4, user.id)]
     env.flush_all()
-    generate_leads(env, args.leads, with_history=False)
+    generate_leads(env, args.leads, with_history=True)
     pairs = [(user.id, teams[index % len(teams)].id) for index, user in enumerate(users)]
     env.cr.execute(
         """
@@ -100,6 +109,7 @@ def set_mode(env, regulated):
         env.ref(xmlid).domain_force = narrowed if regulated else stock
     for xmlid in ROLE_RULES:
         env.ref(xmlid).active = regulated
+    env.ref(HISTORY_RULE).domain_force = HISTORY_SCOPED if regulated else HISTORY_STOCK
     env.flush_all()
     env.registry.clear_cache()
 
@@ -117,6 +127,21 @@ def measure(registry, uid, rounds, extra=()):
 
         spent, result = median_time(page, rounds)
         return spent, result["length"]
+
+
+def measure_history(registry, uid, rounds):
+    """The Time in Stage pivot: stays by stage, average hours and count."""
+    with registry.cursor() as cr:
+        env = api.Environment(cr, uid, {})
+        History = env["crm.lead.stage.history"]
+
+        def pivot():
+            env.invalidate_all()
+            return History._read_group([], ["stage_id"], ["duration_hours:avg", "__count"])
+
+        pivot()  # warm caches
+        spent, groups = median_time(pivot, rounds)
+        return spent, sum(count for _stage, _avg, count in groups)
 
 
 def main():
@@ -144,12 +169,18 @@ def main():
     rows = []
     for label, uid in (("Salesperson", salesperson), ("Head of sales (5 teams)", head)):
         figures = {}
+        history = {}
         for regulated in (False, True):
             with registry.cursor() as cr:
                 set_mode(api.Environment(cr, SUPERUSER_ID, {}), regulated)
             figures[regulated] = measure(registry, uid, args.rounds)
+            history[regulated] = measure_history(registry, uid, args.rounds)
         (stock_t, stock_n), (reg_t, reg_n) = figures[False], figures[True]
         rows.append((label, stock_t, stock_n, reg_t, reg_n, reg_t / stock_t))
+        (old_t, old_n), (new_t, new_n) = history[False], history[True]
+        rows.append(
+            (f"{label}: Time in Stage pivot (stays)", old_t, old_n, new_t, new_n, new_t / old_t)
+        )
         if uid == head:
             # the same leads the stock way: "All Documents" and a filter on the 5 teams
             with registry.cursor() as cr:
