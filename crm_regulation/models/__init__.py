@@ -13,6 +13,7 @@ from . import (
     crm_team,
     crm_team_member,
     ir_rule,
+    mail_message,
     mail_tracking_value,
     res_company,
     res_config_settings,

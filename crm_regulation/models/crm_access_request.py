@@ -4,7 +4,8 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.fields import Command
 
-from .res_users import MANAGER_GROUPS, Grant
+from .caller_values import ids_commands, sudo_clean
+from .res_users import MANAGER_GROUPS, WITHOUT_GRANTS_KEY, Grant
 
 # roles that can be held temporarily (a CRM administrator is never temporary)
 GRANTABLE_ROLES = (
@@ -16,6 +17,23 @@ GRANTABLE_ROLES = (
     "crm_regulation.group_accountant",
 )
 CRM_ADMIN_GROUP = "crm_regulation.group_crm_admin"
+# Roles of the sales hierarchy and roles outside it are not combined by a temporary grant:
+# a reader role's rule reaches every lead, and a sales role lifts the reader's field limits.
+SALES_ROLES = frozenset(
+    {
+        "crm_regulation.group_salesperson",
+        "crm_regulation.group_senior_salesperson",
+        "crm_regulation.group_head_of_sales",
+        "sales_team.group_sale_salesman",
+    }
+)
+READER_ROLES = frozenset(
+    {
+        "crm_regulation.group_marketer",
+        "crm_regulation.group_support",
+        "crm_regulation.group_accountant",
+    }
+)
 # Odoo's "all leads" group (CRM administrators, sales administrators): no team tree limit
 ALL_LEADS_GROUP = "sales_team.group_sale_salesman_all_leads"
 # What a requester sets; everything else (state, decision, groups added, company, version)
@@ -59,6 +77,7 @@ class CrmAccessRequest(models.Model):
         "res.company",
         required=True,
         readonly=True,
+        copy=False,
         index=True,
         default=lambda self: self.env.company,
         help="The company the access is asked in: only its deciders see the request.",
@@ -109,6 +128,7 @@ class CrmAccessRequest(models.Model):
         default="pending",
         required=True,
         readonly=True,
+        copy=False,
         tracking=True,
         index=True,
     )
@@ -120,9 +140,11 @@ class CrmAccessRequest(models.Model):
         help="Technical: raised by every change of the requester, so that an approver "
         "approves the version they saw.",
     )
-    approver_id = fields.Many2one("res.users", string="Decided By", readonly=True, tracking=True)
-    decision_date = fields.Datetime(readonly=True)
-    refusal_reason = fields.Text(readonly=True, tracking=True)
+    approver_id = fields.Many2one(
+        "res.users", string="Decided By", readonly=True, tracking=True, copy=False
+    )
+    decision_date = fields.Datetime(readonly=True, copy=False)
+    refusal_reason = fields.Text(readonly=True, tracking=True, copy=False)
     added_group_ids = fields.Many2many(
         "res.groups",
         "crm_access_request_added_group_rel",
@@ -130,6 +152,7 @@ class CrmAccessRequest(models.Model):
         "group_id",
         string="Groups Added",
         readonly=True,
+        copy=False,
         help="Technical: the groups the approval gave the user (removed at the end).",
     )
     is_valid = fields.Boolean(
@@ -242,37 +265,8 @@ class CrmAccessRequest(models.Model):
                 if value is not False and (not isinstance(value, int) or isinstance(value, bool)):
                     raise AccessError(self.env._("“%s” takes the id of a record.", fname))
             elif field.type == "many2many":
-                values[fname] = self._ids_commands(fname, value)
+                values[fname] = ids_commands(self.env, fname, value)
         return values
-
-    @api.model
-    def _ids_commands(self, fname, value):
-        def is_id(item):
-            return isinstance(item, int) and not isinstance(item, bool) and item > 0
-
-        commands = []
-        for item in value or ():
-            if is_id(item):
-                commands.append(Command.link(item))
-            elif isinstance(item, (list, tuple)) and item:
-                code = item[0]
-                if code == Command.SET and len(item) == 3 and all(map(is_id, item[2] or ())):
-                    commands.append(Command.set(list(item[2] or ())))
-                elif code in (Command.LINK, Command.UNLINK) and len(item) >= 2 and is_id(item[1]):
-                    commands.append((code, item[1], 0))
-                elif code == Command.CLEAR:
-                    commands.append(Command.clear())
-                else:
-                    raise AccessError(
-                        self.env._(
-                            "“%s” of an access request takes ids only (no record is created, "
-                            "changed or deleted through it).",
-                            fname,
-                        )
-                    )
-            else:
-                raise AccessError(self.env._("“%s” takes ids only.", fname))
-        return commands
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -311,6 +305,16 @@ class CrmAccessRequest(models.Model):
             request.revision += 1
         return result
 
+    def copy_data(self, default=None):
+        vals_list = super().copy_data(default)
+        default = default or {}
+        # sudo: the leads and teams the request names by id, read or not by its requester
+        for request, vals in zip(self.sudo().with_context(active_test=False), vals_list):
+            for fname in ("lead_ids", "team_ids"):
+                if fname not in default:
+                    vals[fname] = [Command.set(request[fname].ids)]
+        return vals_list
+
     def _requester_env(self):
         """``self`` as superuser, with nothing of the caller's context but the language and
         time zone (no ``default_*`` value): for the checked values of a requester only."""
@@ -321,9 +325,11 @@ class CrmAccessRequest(models.Model):
 
     def _subteams(self):
         """The requested teams with all their sub-teams."""
-        # sudo: the team tree, whoever reads it
-        teams = self.env["crm.team"].sudo().with_context(active_test=False)
-        return teams.search([("id", "child_of", self.team_ids.ids)]) if self.team_ids else teams
+        # sudo: the team tree, whoever reads it; active teams, as in the scopes
+        teams = self.env["crm.team"].sudo()
+        if not self.team_ids:
+            return teams
+        return teams.search([("id", "child_of", self.team_ids.ids), ("active", "=", True)])
 
     def _grant(self):
         """What an approved request gives, from its kind only: the same for the approval
@@ -344,7 +350,8 @@ class CrmAccessRequest(models.Model):
 
     def _notify_approvers(self):
         activity_type = self.env.ref("mail.mail_activity_data_todo")
-        for request in self.sudo():  # sudo: the requester schedules the approver's task
+        # sudo: the requester schedules the approver's task (no default of theirs applies)
+        for request in sudo_clean(self):
             for approver in request._approvers():
                 request.activity_schedule(
                     activity_type_id=activity_type.id,
@@ -398,9 +405,10 @@ class CrmAccessRequest(models.Model):
 
     def _check_within_approver_rights(self):
         """Nobody grants more than they hold, computed from what the approval grants
-        (``_grant``), as the approver: the role itself, for a member of their own teams
-        and sub-teams and companies; the same access (read or edit) to every lead; teams
-        in their own tree."""
+        (``_grant``), as the approver, from their roles (not from what they were lent
+        themselves): the role itself, for a member of their own teams and sub-teams and
+        companies; the same access (read or edit) to every lead; teams in their own tree;
+        and never beyond the end of their own temporary role."""
         if self.env.su:
             return
         user = self.env.user
@@ -409,11 +417,16 @@ class CrmAccessRequest(models.Model):
         scope = Users._crm_regulation_scope()
         for request in self:
             grant = request._grant()
+            self._check_approver_end(request)
             if request.request_type == "role":
                 self._check_role_grant(request, scope, is_admin)
             elif request.request_type == "leads":
                 operation = "write" if grant.mode == "write" else "read"
-                leads = self.env["crm.lead"].with_context(active_test=False).browse(grant.lead_ids)
+                leads = (
+                    self.env["crm.lead"]
+                    .with_context(active_test=False, **{WITHOUT_GRANTS_KEY: True})
+                    .browse(grant.lead_ids)
+                )
                 if leads._filtered_access(operation) != leads:
                     raise AccessError(
                         self.env._("You cannot grant access to leads you cannot %s yourself.")
@@ -423,6 +436,24 @@ class CrmAccessRequest(models.Model):
                 raise AccessError(
                     self.env._("You can only grant access to your own teams and their sub-teams.")
                 )
+
+    def _check_approver_end(self, request):
+        """A temporary head of sales (or a temporary holder of the role granted) passes
+        nothing on beyond the end of their own role."""
+        Users = self.env["res.users"]
+        ends = [Users._crm_regulation_hold_end(MANAGER_GROUPS)]
+        if request.request_type == "role":
+            # sudo: the role's external id, whoever approves
+            xmlid = request.group_id.sudo().get_external_id()[request.group_id.id]
+            ends.append(Users._crm_regulation_hold_end(f"{xmlid},{CRM_ADMIN_GROUP}"))
+        ends = [end for end in ends if end]  # None: held for good; False: refused elsewhere
+        if ends and request.date_end > min(ends):
+            raise AccessError(
+                self.env._(
+                    "Your own access ends on %s: what you approve cannot last longer.",
+                    fields.Datetime.to_string(min(ends)),
+                )
+            )
 
     def _check_role_grant(self, request, scope, is_admin):
         Users = self.env["res.users"]
@@ -439,6 +470,16 @@ class CrmAccessRequest(models.Model):
         if grantee.company_ids - self.env.user.company_ids:
             raise AccessError(
                 self.env._("You can only grant a role to users of your own companies.")
+            )
+        combined = READER_ROLES if xmlid in SALES_ROLES else SALES_ROLES
+        if xmlid in SALES_ROLES | READER_ROLES and any(map(grantee.has_group, combined)):
+            raise AccessError(
+                self.env._(
+                    "“%(user)s” holds a role that does not go with “%(role)s” (a sales role "
+                    "and a role outside sales): a CRM administrator changes their roles.",
+                    user=grantee.name,
+                    role=role.name,
+                )
             )
         if is_admin:
             return

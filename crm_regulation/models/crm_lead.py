@@ -12,6 +12,7 @@ from odoo.tools import SQL, format_datetime
 from odoo.tools.mail import is_html_empty
 
 from .business_clock import clock_for
+from .caller_values import sudo_clean
 from .crm_regulation_rule import SlaSpec
 from .res_users import MANAGER_GROUPS
 
@@ -1038,9 +1039,9 @@ class CrmLead(models.Model):
                 )
         if values_list:
             # sudo: the stage's entry tasks for the lead's salesperson; values from the plan
-            self.env["mail.activity"].sudo().with_context(mail_activity_quick_update=True).create(
-                values_list
-            )
+            sudo_clean(self.env["mail.activity"]).with_context(
+                mail_activity_quick_update=True
+            ).create(values_list)
 
     def _regulation_after_transitions(self, transitions, rows, regulation):
         """What a transition settles besides the history: a lead qualified or closed has
@@ -1218,9 +1219,9 @@ class CrmLead(models.Model):
             )
         if values_list:
             # sudo: the qualification watcher's tasks (cron); values built here
-            self.env["mail.activity"].sudo().with_context(mail_activity_quick_update=True).create(
-                values_list
-            )
+            sudo_clean(self.env["mail.activity"]).with_context(
+                mail_activity_quick_update=True
+            ).create(values_list)
         near.write({"qualification_state": "warned"})
         for lead in near:  # next look: at the deadline (one UPDATE at flush)
             lead.qualification_check_at = lead.qualification_deadline
@@ -1730,9 +1731,9 @@ class CrmLead(models.Model):
             )
         if values_list:
             # sudo: the SLA watcher's escalation tasks (cron); values built here
-            self.env["mail.activity"].sudo().with_context(mail_activity_quick_update=True).create(
-                values_list
-            )
+            sudo_clean(self.env["mail.activity"]).with_context(
+                mail_activity_quick_update=True
+            ).create(values_list)
 
     def _sla_escalate(self, now):
         """The leads of ``self`` missed their stage deadline: notify whom their SLA says,
@@ -1837,6 +1838,9 @@ class CrmLead(models.Model):
                 Domain("phone_sanitized", "in", list(phones)) if phones else Domain.FALSE,
             ]
         )
+        companies = leads.company_id
+        if any(not lead.company_id for lead in leads):
+            companies |= self.env.companies
         new_ids = [lead_id for lead_id in leads._ids if isinstance(lead_id, int)]
         if not new_ids and leads._origin:
             new_ids = leads._origin.ids
@@ -1848,7 +1852,10 @@ class CrmLead(models.Model):
                 same
                 & Domain("id", "not in", new_ids)
                 & Domain("active", "=", True)
-                & Domain("won_status", "=", "pending"),
+                & Domain("won_status", "=", "pending")
+                # the leads' own companies (the user's for a lead without one yet): another
+                # company's customers are not looked up
+                & Domain("company_id", "in", [*companies.ids, False]),
                 order="id",
             )
         )
@@ -1943,6 +1950,7 @@ class CrmLead(models.Model):
         return {"warning": {"title": self.env._("Possible duplicate"), "message": message}}
 
     @api.model
+    @api.private  # the mail gateway's entry: over RPC it would skip the duplicate policy
     def message_new(self, msg_dict, custom_values=None):
         previous = self.env.cr.cache.get(MAIL_GATEWAY_KEY)
         self.env.cr.cache[MAIL_GATEWAY_KEY] = True

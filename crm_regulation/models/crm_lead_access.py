@@ -234,7 +234,11 @@ class CrmLead(models.Model):
         merged = self.env.cr.cache.get(MERGED_KEY)
         kept = self.browse(lead_id for lead_id in self.ids if merged and lead_id in merged)
         if kept:
-            kept._regulation_archive_merged({lead_id: merged.pop(lead_id) for lead_id in kept.ids})
+            # archived as the user who merged (who may edit them: checked at the merge), so
+            # that the regulation judges the archive with their eyes, not the superuser's
+            kept.sudo(False)._regulation_archive_merged(
+                {lead_id: merged.pop(lead_id) for lead_id in kept.ids}
+            )
         rest = self - kept
         return super(CrmLead, rest).unlink() if rest else True
 
@@ -263,9 +267,10 @@ class CrmLead(models.Model):
 
     def _notify_get_recipients_groups(self, message, model_description, msg_vals=False):
         """Odoo renders the trackings of a notification email in the author's rights: the
-        users who may not read sensitive fields (Marketer, Support) get their own group,
-        whose email leaves those trackings out (the inbox and the chatter already filter
-        them in the reader's own rights: ``_has_field_access``)."""
+        recipients who may not read a tracked sensitive field (Marketer, Support, a
+        follower who may not read the lead) get their own group, whose email leaves those
+        trackings out (the inbox and the chatter already filter them in the reader's own
+        rights: ``_has_field_access``)."""
         groups = super()._notify_get_recipients_groups(
             message, model_description, msg_vals=msg_vals
         )
@@ -277,13 +282,27 @@ class CrmLead(models.Model):
         hidden = trackings.filtered(
             lambda t: t.field_id.model == self._name and t.field_id.name in sensitive
         )
-        readers = hidden and self._regulation_sensitive_readers()
-        if not readers:
+        if not hidden:
             return groups
+        names = set(hidden.field_id.mapped("name"))
+        may_read = {}
+
+        def hides(pdata):
+            """The recipient may not read the lead or one of the hidden fields."""
+            uid = pdata["uid"]
+            if pdata["type"] != "user" or not uid:
+                return False
+            if uid not in may_read:
+                lead = self.with_user(uid)
+                may_read[uid] = lead.has_access("read") and all(
+                    lead._has_field_access(self._fields[name], "read") for name in names
+                )
+            return not may_read[uid]
+
         shown = (trackings - hidden)._filter_has_field_access(self.env)
         reader_group = [
             "crm_regulation_reader",
-            lambda pdata: pdata["type"] == "user" and pdata["uid"] in readers,
+            hides,
             {
                 **next(data for name, _func, data in groups if name == "user"),
                 "tracking_values": [
@@ -293,17 +312,3 @@ class CrmLead(models.Model):
             },
         ]
         return [reader_group, *groups]
-
-    @api.model
-    def _regulation_sensitive_readers(self):
-        """Ids of the users who may not read the sensitive fields (role matrix)."""
-        roles = self.env.ref("crm_regulation.group_marketer") | self.env.ref(
-            "crm_regulation.group_support"
-        )
-        candidates = roles.sudo().all_user_ids  # sudo: who holds the reader roles
-        return {
-            user.id
-            for user in candidates
-            if (roles := self.with_user(user)._regulation_reader_roles())
-            and "accountant" not in roles
-        }

@@ -198,9 +198,9 @@ class CrmRegulationRule(models.Model):
                     self.env._("Rule “%s”: choose the stage the rule is about.", rule.name)
                 )
 
-    @api.constrains("condition_domain", "required_domain")
+    @api.constrains("condition_domain", "required_domain", "active")
     def _check_domains(self):
-        for rule in self:
+        for rule in self.filtered("active"):  # archived rules apply to nothing
             for fname in ("condition_domain", "required_domain"):
                 self._parse_domain(rule[fname], rule, fname)
 
@@ -240,35 +240,32 @@ class CrmRegulationRule(models.Model):
         """Refuse a domain that could make the regulation an oracle: a path through a
         field restricted to a group (or that the editing user may not read), a
         non-stored field without a search method, a relation to a model outside
-        DOMAIN_MODELS (another lead included), a field of a user other than the name."""
-        for condition in domain.iter_conditions():
+        DOMAIN_MODELS (another lead included), a field of a user other than the name.
+        Checked on the domain as Odoo runs it (``optimize``: paths become ``any``
+        sub-domains, ``id any`` is inlined, a name compared to a relation becomes a
+        search of its ``display_name``), so no spelling goes around the check."""
+        for condition in domain.optimize(model).iter_conditions():
             operator, value = condition.operator, condition.value
             if operator.endswith("!"):
                 raise ValueError(self.env._("operator “%s” is not allowed", operator))
-            current = model
-            path = condition.field_expr.split(".")
-            for index, name in enumerate(path):
-                if not (root and index == 0):
-                    self._check_domain_model(current, name)
-                field = current._fields[name]
-                self._check_domain_field(current, field)
-                last = index == len(path) - 1
-                if not field.relational:
-                    if not last:
-                        raise ValueError(self.env._("“%s” is not a relation", field.name))
-                    continue
-                comodel = self.env[field.comodel_name]
-                if not last:
-                    current = comodel
-                    continue
-                values = value if isinstance(value, (list, tuple, set)) else [value]
-                if operator in RELATION_OPERATORS or any(isinstance(v, str) for v in values):
-                    # follows the relation: the related records' names, or a sub-domain
-                    self._check_domain_model(comodel, "display_name")
-                if isinstance(value, Domain):
-                    self._check_domain_paths(comodel, value)
-                elif operator in ("any", "not any"):
-                    self._check_domain_paths(comodel, Domain(value))
+            name = condition.field_expr.split(".", 1)[0]
+            if not root:
+                self._check_domain_model(model, name)
+            field = model._fields[name]
+            self._check_domain_field(model, field)
+            if "." in condition.field_expr:  # what optimize leaves dotted: properties
+                raise ValueError(self.env._("“%s” is not a relation", field.name))
+            if operator not in RELATION_OPERATORS:
+                continue
+            if not field.relational:
+                raise ValueError(self.env._("“%s” is not a relation", field.name))
+            comodel = self.env[field.comodel_name]
+            if operator in ("any", "not any"):
+                if not isinstance(value, Domain):
+                    raise ValueError(self.env._("operator “%s” is not allowed", operator))
+                self._check_domain_paths(comodel, value)
+            else:  # child_of / parent_of follow the related records' parents
+                self._check_domain_model(comodel, comodel._parent_name)
 
     @api.model
     def _check_domain_model(self, model, fname):
@@ -323,6 +320,32 @@ class CrmRegulationRule(models.Model):
     # ------------------------------------------------------------
 
     @api.model
+    def _rule_spec(self, rule):
+        """A rule as plain data; None (and an error in the log) for a rule whose domains
+        are no longer acceptable (a field restricted by another module since it was
+        saved, a rule written in the database directly): left out, so that it can neither
+        leak nor stop every lead of the database."""
+        try:
+            condition = self._parse_domain(rule.condition_domain, rule)
+            required = self._parse_domain(rule.required_domain, rule, "required_domain")
+        except ValidationError as error:
+            _logger.error("crm_regulation: rule %s left out of the regulation: %s", rule.id, error)
+            return None
+        return RuleSpec(
+            id=rule.id,
+            team_ids=frozenset(rule.team_ids.ids),
+            from_stage_ids=frozenset(rule.from_stage_ids.ids),
+            target=rule.target,
+            to_stage_id=rule.to_stage_id.id,
+            condition=condition,
+            field_names=tuple(rule.required_field_ids.mapped("name")),
+            required=required,
+            activity_type_ids=frozenset(rule.required_activity_type_ids.ids),
+            severity=rule.severity,
+            bypass_group_ids=frozenset(rule.bypass_group_ids.ids),
+        )
+
+    @api.model
     @tools.ormcache()
     def _get_regulation(self):
         """The active regulation (rules and stage shortcuts) as immutable plain data,
@@ -367,22 +390,7 @@ class CrmRegulationRule(models.Model):
                 )
                 for reason in reasons
             },
-            rules=tuple(
-                RuleSpec(
-                    id=rule.id,
-                    team_ids=frozenset(rule.team_ids.ids),
-                    from_stage_ids=frozenset(rule.from_stage_ids.ids),
-                    target=rule.target,
-                    to_stage_id=rule.to_stage_id.id,
-                    condition=rules._parse_domain(rule.condition_domain, rule),
-                    field_names=tuple(rule.required_field_ids.mapped("name")),
-                    required=rules._parse_domain(rule.required_domain, rule, "required_domain"),
-                    activity_type_ids=frozenset(rule.required_activity_type_ids.ids),
-                    severity=rule.severity,
-                    bypass_group_ids=frozenset(rule.bypass_group_ids.ids),
-                )
-                for rule in rules
-            ),
+            rules=tuple(spec for rule in rules if (spec := rules._rule_spec(rule))),
             stages={
                 stage.id: StageSpec(
                     id=stage.id,

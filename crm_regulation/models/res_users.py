@@ -22,6 +22,9 @@ READABLE_SCOPE = "readable"
 ALL_LEADS_GROUP = "sales_team.group_sale_salesman_all_leads"
 # Head of sales and above: reassign leads, review losses, decide on access, export
 MANAGER_GROUPS = "crm_regulation.group_head_of_sales,sales_team.group_sale_manager"
+# Context key: the scopes without the user's own temporary grants (what an approver may pass
+# on is what their roles give, not what they were lent). It can only narrow a search.
+WITHOUT_GRANTS_KEY = "crm_regulation_without_grants"
 
 
 class Grant(NamedTuple):
@@ -47,15 +50,21 @@ class RegulationScope(NamedTuple):
     temporary: dict  # group xmlid -> end of the temporary role that added it
     grants: tuple  # Grant
 
-    def domain(self, scope, now, held=()):
+    def domain(self, scope, now, held=(), grants=True):
         """The leads of ``scope`` at ``now``; for READABLE_SCOPE, ``held`` names the scopes
-        whose group the user holds (``"all"``: every lead)."""
+        whose group the user holds (``"all"``: every lead). Without ``grants``, the
+        temporary accesses to leads and teams give nothing."""
         if scope == READABLE_SCOPE:
             if "all" in held:
                 return Domain.TRUE
             return Domain.OR(
-                [*(self.domain(name, now) for name in held), self.domain("granted_read", now)]
+                [
+                    *(self.domain(name, now) for name in held),
+                    self.domain("granted_read", now, grants=grants),
+                ]
             )
+        if scope in GRANT_SCOPES and not grants:
+            return Domain.FALSE
         group = SCOPE_GROUPS.get(scope)
         if group in self.temporary and self.temporary[group] <= now:
             return Domain.FALSE
@@ -99,22 +108,35 @@ class ResUsers(models.Model):
                 if user.has_group(ALL_LEADS_GROUP)
                 else tuple(name for name, group in SCOPE_GROUPS.items() if user.has_group(group))
             )
-        return self._crm_regulation_scope().domain(scope, fields.Datetime.now(), held)
+        grants = not self.env.context.get(WITHOUT_GRANTS_KEY)
+        return self._crm_regulation_scope().domain(
+            scope, fields.Datetime.now(), held, grants=grants
+        )
+
+    @api.model
+    def _crm_regulation_hold_end(self, groups):
+        """Until when the current user holds one of ``groups`` (xmlids, comma-separated):
+        None for good (or the superuser), else the latest end of the temporary roles that
+        give one (in the past: not held any more), False when none is held."""
+        if self.env.su:
+            return None
+        user = self.env.user
+        temporary = self._crm_regulation_scope().temporary
+        ends = []
+        for xmlid in groups.split(","):
+            if user.has_group(xmlid):
+                if xmlid not in temporary:
+                    return None
+                ends.append(temporary[xmlid])
+        return max(ends) if ends else False
 
     @api.model
     def _crm_regulation_holds(self, groups):
-        """Whether the current user holds one of ``groups`` (xmlids, comma-separated) now: a
-        role held temporarily counts until its end date, whether the expiry cron has run
-        or not (the same end dates as the visibility scopes)."""
-        if self.env.su:
-            return True
-        user = self.env.user
-        temporary = self._crm_regulation_scope().temporary
-        now = fields.Datetime.now()
-        return any(
-            user.has_group(xmlid) and not (xmlid in temporary and temporary[xmlid] <= now)
-            for xmlid in groups.split(",")
-        )
+        """Whether the current user holds one of ``groups`` now: a role held temporarily
+        counts until its end date, whether the expiry cron has run or not (the same end
+        dates as the visibility scopes)."""
+        end = self._crm_regulation_hold_end(groups)
+        return end is None or (end is not False and end > fields.Datetime.now())
 
     @api.model
     @tools.ormcache("self.env.uid")

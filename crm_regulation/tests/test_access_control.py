@@ -307,9 +307,18 @@ class TestAccessControl(RoleMatrixCommon):
         self.assertEqual((teams.state, teams.refusal_reason), ("refused", "Ask your own head"))
         with self.assertRaises(UserError):
             teams.with_user(self.head).action_approve(teams.revision)
-        # the admin grants the marketer role; the sub-teams come with a team
-        marketer.with_user(self.users["crm_admin"]).action_approve(marketer.revision)
-        self.assertTrue(self.salesperson.has_group("crm_regulation.group_marketer"))
+        # a sales role and a role outside sales are not combined, even by the admin
+        with self.assertRaisesRegex(AccessError, "does not go with"):
+            marketer.with_user(self.users["crm_admin"]).action_approve(marketer.revision)
+        self.assertFalse(self.salesperson.has_group("crm_regulation.group_marketer"))
+        # the admin grants a role the head of sales does not hold; sub-teams come with a team
+        accountant = self._request(
+            self.users["marketer"],
+            request_type="role",
+            group_id=self.env.ref("crm_regulation.group_accountant").id,
+        )
+        accountant.with_user(self.users["crm_admin"]).action_approve(accountant.revision)
+        self.assertTrue(self.users["marketer"].has_group("crm_regulation.group_accountant"))
         sub = self._request(
             self.colleague, request_type="teams", team_ids=[(6, 0, self.sub_team.ids)]
         )
