@@ -309,7 +309,9 @@ class CrmAccessRequest(models.Model):
         vals_list = super().copy_data(default)
         default = default or {}
         # sudo: the leads and teams the request names by id, read or not by its requester
-        for request, vals in zip(self.sudo().with_context(active_test=False), vals_list):
+        for request, vals in zip(
+            self.sudo().with_context(active_test=False), vals_list, strict=True
+        ):
             for fname in ("lead_ids", "team_ids"):
                 if fname not in default:
                     vals[fname] = [Command.set(request[fname].ids)]
