@@ -494,13 +494,18 @@ class TestRuleDomainOracle(SecurityCommon):
         # the checklist neither fails nor tells
         self.assertNotIn("Hidden", lead.with_user(self.salesperson).regulation_checklist or "")
 
-    def test_an_unsafe_rule_is_not_reactivated_nor_stops_the_pipeline(self):
+    def unsafe_rule(self, active=True):
+        """A rule an older version saved, that reads the users' logins."""
         rule = self.rule(self.env.user)
         self.env.cr.execute(
-            "UPDATE crm_regulation_rule SET required_domain = %s, active = FALSE WHERE id = %s",
-            ("[('user_id.login', '=like', 'a%')]", rule.id),
+            "UPDATE crm_regulation_rule SET required_domain = %s, active = %s WHERE id = %s",
+            ("[('user_id.login', '=like', 'a%')]", active, rule.id),
         )
         rule.invalidate_recordset()
+        return rule
+
+    def test_an_unsafe_rule_is_not_reactivated_nor_stops_the_pipeline(self):
+        rule = self.unsafe_rule(active=False)
         with self.assertRaises(ValidationError):
             rule.with_user(self.admin).active = True
         # written active in the database directly: left out of the regulation, logged
@@ -512,12 +517,7 @@ class TestRuleDomainOracle(SecurityCommon):
         self.own_lead.with_user(self.salesperson).write({"stage_id": self.won_stage.id})
 
     def test_unsafe_rules_of_an_older_version_are_archived(self):
-        rule = self.rule(self.env.user)
-        self.env.cr.execute(
-            "UPDATE crm_regulation_rule SET required_domain = %s WHERE id = %s",
-            ("[('user_id.login', '=like', 'a%')]", rule.id),
-        )
-        rule.invalidate_recordset()
+        rule = self.unsafe_rule()
         archived = self.env["crm.regulation.rule"]._archive_unsafe_rules()
         self.assertEqual(archived, rule)
         self.assertFalse(rule.active)
