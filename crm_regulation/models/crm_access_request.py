@@ -281,9 +281,9 @@ class CrmAccessRequest(models.Model):
                     raise AccessError(self.env._("You can only request access for yourself."))
                 clean_list.append({**clean, "company_id": self.env.company.id})
             # sudo: the requester names leads and teams they may not see yet; only checked
-            # values go in (whitelisted fields, ids), in a context of its own (no defaults)
+            # values go in (whitelisted fields, ids), no default of the caller
             requests = (
-                super(CrmAccessRequest, self._requester_env()).create(clean_list).with_env(self.env)
+                super(CrmAccessRequest, sudo_clean(self)).create(clean_list).with_env(self.env)
             )
         requests._notify_approvers()
         return requests
@@ -297,8 +297,8 @@ class CrmAccessRequest(models.Model):
         if any(request.user_id != self.env.user for request in self):
             raise AccessError(self.env._("Only the requester changes a request."))
         # sudo: leads and teams named by id that the requester may not see yet; only
-        # checked values go in (whitelisted fields, ids), in a context of its own
-        requests = self._requester_env()
+        # checked values go in (whitelisted fields, ids), no default of the caller
+        requests = sudo_clean(self)
         result = super(CrmAccessRequest, requests).write(vals)
         # each change is a new version: an approver approves the one they saw
         for request in requests:
@@ -316,14 +316,6 @@ class CrmAccessRequest(models.Model):
                 if fname not in default:
                     vals[fname] = [Command.set(request[fname].ids)]
         return vals_list
-
-    def _requester_env(self):
-        """``self`` as superuser, with nothing of the caller's context but the language and
-        time zone (no ``default_*`` value): for the checked values of a requester only."""
-        # sudo: callers pass only _requester_values (whitelisted fields, ids); the caller's
-        # context is dropped on purpose
-        context = {"lang": self.env.lang, "tz": self.env.context.get("tz")}
-        return self.sudo().with_context(context)  # pylint: disable=context-overridden
 
     def _subteams(self):
         """The requested teams with all their sub-teams."""
@@ -439,14 +431,18 @@ class CrmAccessRequest(models.Model):
                     self.env._("You can only grant access to your own teams and their sub-teams.")
                 )
 
+    def _role_xmlid(self):
+        """The external id of the requested role (one of GRANTABLE_ROLES: _check_scope)."""
+        # sudo: the role's external id, whoever approves
+        return self.group_id.sudo().get_external_id()[self.group_id.id]
+
     def _check_approver_end(self, request):
         """A temporary head of sales (or a temporary holder of the role granted) passes
         nothing on beyond the end of their own role."""
         Users = self.env["res.users"]
         ends = [Users._crm_regulation_hold_end(MANAGER_GROUPS)]
         if request.request_type == "role":
-            # sudo: the role's external id, whoever approves
-            xmlid = request.group_id.sudo().get_external_id()[request.group_id.id]
+            xmlid = request._role_xmlid()
             ends.append(Users._crm_regulation_hold_end(f"{xmlid},{CRM_ADMIN_GROUP}"))
         ends = [end for end in ends if end]  # None: held for good; False: refused elsewhere
         if ends and request.date_end > min(ends):
@@ -459,10 +455,10 @@ class CrmAccessRequest(models.Model):
 
     def _check_role_grant(self, request, scope, is_admin):
         Users = self.env["res.users"]
-        # sudo: the role's external id and the grantee's companies, whoever approves
+        # sudo: the role's name and the grantee's companies and groups, whoever approves
         role = request.group_id.sudo()
         grantee = request.user_id.sudo()
-        xmlid = role.get_external_id()[role.id]
+        xmlid = request._role_xmlid()
         if not Users._crm_regulation_holds(xmlid) and not Users._crm_regulation_holds(
             CRM_ADMIN_GROUP
         ):

@@ -322,8 +322,7 @@ class CrmLead(models.Model):
     @api.depends_context("uid", "lang")
     @api.depends("stage_id", "team_id", "active")
     def _compute_regulation_checklist(self):
-        readers = self._regulation_reader_roles()
-        if readers and "accountant" not in readers:
+        if self._regulation_sensitive_hidden():
             # it would tell whether sensitive fields are filled or won criteria met
             self.regulation_next_stage_id = False
             self.regulation_checklist = False

@@ -115,13 +115,22 @@ class CrmLead(models.Model):
         names.update(self.env.company.sudo().crm_sensitive_field_ids.mapped("name"))
         return frozenset(name for name in names if name in self._fields)
 
+    def _regulation_sensitive_hidden(self):
+        """Whether the current user's roles hide the sensitive fields (Marketer, Support;
+        the Accountant reads them)."""
+        readers = self._regulation_reader_roles()
+        return bool(readers) and "accountant" not in readers
+
     def _regulation_field_refused(self, field, operation):
         """Whether the role matrix refuses ``field`` to the current user."""
         readers = field.model_name == self._name and self._regulation_reader_roles()
         if not readers:
             return False
         if operation == "read":
-            return "accountant" not in readers and field.name in self._regulation_sensitive_fields()
+            return (
+                self._regulation_sensitive_hidden()
+                and field.name in self._regulation_sensitive_fields()
+            )
         allowed = set()
         if "marketer" in readers:
             allowed |= MARKETER_FIELDS
@@ -274,8 +283,8 @@ class CrmLead(models.Model):
         groups = super()._notify_get_recipients_groups(
             message, model_description, msg_vals=msg_vals
         )
-        if not message:
-            return groups
+        if not message or (msg_vals and not msg_vals.get("tracking_value_ids", True)):
+            return groups  # no tracking to filter (Odoo's own test for its rendering)
         # sudo: tracking values are an admin-only model; what is shown is filtered here
         trackings = message.sudo().tracking_value_ids.with_context(lang=self.env.lang)
         sensitive = self._regulation_sensitive_fields()

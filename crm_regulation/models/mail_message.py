@@ -20,33 +20,32 @@ class MailMessage(models.Model):
     _inherit = "mail.message"
 
     @api.model
-    def _regulation_caller_values(self, vals):
-        """Partners by id; tracking values only created with the message (as Odoo's
+    def _regulation_caller_values(self, vals, creating):
+        """Partners by id; tracking values only created with a new message (as Odoo's
         tracking does), never linked, changed or deleted (they are the record's history)."""
         vals = dict(vals)
         for fname in ID_FIELDS:
             if fname in vals:
                 vals[fname] = ids_commands(self.env, fname, vals[fname])
-        for command in vals.get("tracking_value_ids") or ():
-            if not (isinstance(command, (list, tuple)) and command[0] == Command.CREATE):
-                raise AccessError(
-                    self.env._("The tracked changes of a message are not changed by hand.")
-                )
+        trackings = vals.get("tracking_value_ids") or ()
+        if (trackings and not creating) or any(
+            not (isinstance(command, (list, tuple)) and command[0] == Command.CREATE)
+            for command in trackings
+        ):
+            raise AccessError(
+                self.env._("The tracked changes of a message are not changed by hand.")
+            )
         return vals
 
     @api.model_create_multi
     def create(self, vals_list):
         if not self.env.su:
-            vals_list = [self._regulation_caller_values(vals) for vals in vals_list]
+            vals_list = [self._regulation_caller_values(vals, True) for vals in vals_list]
         return super().create(vals_list)
 
     def write(self, vals):
         if not self.env.su:
-            vals = self._regulation_caller_values(vals)
-            if "tracking_value_ids" in vals:
-                raise AccessError(
-                    self.env._("The tracked changes of a message are not changed by hand.")
-                )
+            vals = self._regulation_caller_values(vals, False)
         return super().write(vals)
 
     def _check_access(self, operation):

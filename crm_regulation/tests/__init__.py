@@ -12,4 +12,5 @@ from . import (
     test_stage_history,
     test_stage_history_access,
     test_stage_history_backfill,
+    test_stage_sla,
 )
