@@ -3,6 +3,12 @@
 from . import crm_regulation_config_mixin, crm_regulation_scope_mixin, crm_regulation_sla_mixin
 from . import (
     crm_lead,
+    crm_lead_regulation,
+    crm_lead_outcome,
+    crm_lead_qualification,
+    crm_lead_stale,
+    crm_lead_sla,
+    crm_lead_duplicates,
     crm_lead_access,
     crm_access_request,
     crm_lead_stage_history,
@@ -13,6 +19,7 @@ from . import (
     crm_team,
     crm_team_member,
     ir_rule,
+    mail_activity,
     mail_message,
     mail_tracking_value,
     res_company,

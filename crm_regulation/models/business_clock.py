@@ -124,3 +124,9 @@ def clock_for(calendar, moments, hours=0.0):
     if hours:
         clock.extend(max(moments) + timedelta(hours=hours * 4))
     return clock
+
+
+def business_moment(clock, start, hours):
+    """``hours`` business hours after ``start`` (calendar hours without a clock, or when the
+    calendar has no working time)."""
+    return (clock and clock.plan(start, hours)) or start + timedelta(hours=hours)

@@ -5,6 +5,7 @@ from markupsafe import Markup
 from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError
 
+from .cursor_flags import MERGED, flagged, flags
 from .res_users import MANAGER_GROUPS, SCOPE_GROUPS
 
 # Sensitive fields: hidden from the Marketer and Support roles (read for the Accountant,
@@ -30,9 +31,6 @@ SENSITIVE_FIELDS = frozenset(
 # what the roles outside the sales hierarchy may edit on a lead
 MARKETER_FIELDS = frozenset({"campaign_id", "medium_id", "source_id"})
 ACCOUNTANT_FIELDS = frozenset({"contract_signed", "contract_date", "first_payment_date"})
-# Cursor-level (never client-controlled): {merged lead id: lead it went into} for merges
-# by users who may not delete leads; Odoo deletes merged leads as superuser.
-MERGED_KEY = "crm_regulation.merged"
 READER_VIEWS = {
     "form": "crm_regulation.crm_lead_view_form_reader",
     "list": "crm_regulation.crm_lead_view_list_reader",
@@ -233,15 +231,15 @@ class CrmLead(models.Model):
         )
         tails = self - head
         if not self.env.su and not tails.has_access("unlink"):
-            merged = self.env.cr.cache.setdefault(MERGED_KEY, {})
-            merged.update(dict.fromkeys(tails.ids, head.id))
+            # merges by users who may not delete leads: Odoo deletes the tails as superuser
+            flags(self.env, MERGED).update(dict.fromkeys(tails.ids, head.id))
         if auto_unlink:
             tails.sudo().unlink()  # sudo: as Odoo's merge (kept by unlink below when refused)
         return head
 
     def unlink(self):
-        merged = self.env.cr.cache.get(MERGED_KEY)
-        kept = self.browse(lead_id for lead_id in self.ids if merged and lead_id in merged)
+        merged = flagged(self.env, MERGED)
+        kept = self.browse(lead_id for lead_id in self.ids if lead_id in merged)
         if kept:
             # archived as the user who merged (who may edit them: checked at the merge), so
             # that the regulation judges the archive with their eyes, not the superuser's

@@ -5,7 +5,7 @@ from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
 from .business_clock import clock_for
-from .crm_lead import STATE_FIELDS
+from .regulation import NO_SLA_START, Span, SpanHours
 
 # How a stay ends.
 END_REASONS = [
@@ -26,8 +26,9 @@ def _sql_hours(start, end):
 class CrmLeadStageHistory(models.Model):
     """One row per stay of a lead in a stage.
 
-    Rows are written by the write path of ``crm.lead`` only (set-based SQL, one statement
-    per batch), never by users: salespeople and managers read them, nobody edits them
+    Rows are written by this model only (set-based SQL, one statement per batch: the write
+    path of ``crm.lead`` calls ``_sync_leads``, the SLA its ``_sla_*`` methods), never by
+    users: salespeople and managers read them, nobody edits them
     through the UI. A lead that is active and has a stage has exactly one open row
     (``date_out`` empty): the write path keeps it so, and a constraint guards rows written
     through the ORM. (No unique index: it would make every close a non-HOT update.)
@@ -165,13 +166,13 @@ class CrmLeadStageHistory(models.Model):
     # ------------------------------------------------------------
 
     @api.model
-    def _sync_leads(self, leads, date_in_from_lead=False, became_lost=False, rows=None, sla=None):
+    def _sync_leads(self, leads, states=None, sla=None, date_in_from_lead=False, became_lost=False):
         """Bring the stays of ``leads`` in line with their current state.
 
         Invariant: a lead that is active and has a stage has exactly one open stay, in that
         stage; any other lead has none. The leads' new values are taken from the ORM cache
-        (no early flush of crm_lead; ``rows`` of STATE_FIELDS when the caller already read
-        them), then, in one statement:
+        (no early flush of crm_lead; ``states``: their LeadState when the caller already
+        read them), then, in one statement:
 
         1. open stays that no longer match (stage changed, lead archived, lost or won) are
            closed, with how they ended;
@@ -181,7 +182,7 @@ class CrmLeadStageHistory(models.Model):
            just set to 0 became lost after being archived (crm's ``action_set_lost``
            archives first, then sets the probability), so their last stay ended by a loss.
 
-        ``sla``: {lead id: (deadline, hours)} of the stays that start, from the lead's SLA.
+        ``sla``: {lead id: SlaStart} of the stays that start, from the lead's SLA.
         A stay that ends after its SLA deadline is breached, watcher or not. The stays that
         end get their business hours in the same statement (read first: one indexed query;
         no index of "stays to fill" that a close would have to update: closing a stay stays
@@ -191,15 +192,10 @@ class CrmLeadStageHistory(models.Model):
             return
         cr = self.env.cr
         now = cr.now()
-        if rows is None:
-            rows = leads._regulation_cache_values(STATE_FIELDS)
-        # (id, stage, active, team, user, company) per lead, and the lost ones
-        lost_ids = [row[0] for row in rows if not row[2] and row[3] == 0]
+        if states is None:
+            states = leads._regulation_states()
+        lost_ids = [state.id for state in states if state.lost]
         sla = sla or {}
-        rows = [
-            (row[0], row[1], row[2], row[4], row[5], row[6], *sla.get(row[0], (None, None)))
-            for row in rows
-        ]
         # new leads enter their stage at date_last_stage_update (an import may set it)
         date_in = (
             SQL(
@@ -213,21 +209,28 @@ class CrmLeadStageHistory(models.Model):
         if date_in_from_lead:
             leads.flush_recordset(["date_last_stage_update"])
         self.flush_model()
-        state = {row[0]: (row[1], row[2]) for row in rows}
+        by_id = {state.id: state for state in states}
         closing = [
-            (lead_id, team_id, date_in, max(now, date_in), deadline)
+            Span(
+                key=lead_id,
+                team_id=team_id,
+                date_in=date_in,
+                date_out=max(now, date_in),
+                deadline=deadline,
+            )
             for lead_id, team_id, date_in, deadline, stage_id in self.env.execute_query(
                 SQL(
                     """SELECT lead_id, team_id, date_in, sla_deadline, stage_id
                          FROM crm_lead_stage_history
                         WHERE lead_id = ANY(%s) AND date_out IS NULL""",
-                    list(state),
+                    list(by_id),
                 )
             )
-            if not state[lead_id][1] or stage_id != state[lead_id][0]
+            if not by_id[lead_id].active or stage_id != by_id[lead_id].stage_id
         ]
         spent = self._business_hours(closing) if closing else {}
-        rows = [(*row, *spent.get(row[0], (None, None))) for row in rows]
+        starts = [sla.get(state.id, NO_SLA_START) for state in states]
+        ends = [spent.get(state.id) for state in states]
         # One statement (the arrays are sent once): close the stays that no longer match,
         # then open a stay for every staying lead left without one. Both parts see the
         # same snapshot, hence "closed here, or no open stay". Joins, not a NOT EXISTS
@@ -281,24 +284,16 @@ class CrmLeadStageHistory(models.Model):
                 duration=_sql_hours(SQL("h.date_in"), now),
                 date_in=date_in,
                 lost_ids=lost_ids,
-                **dict(
-                    zip(
-                        (
-                            "ids",
-                            "stages",
-                            "actives",
-                            "teams",
-                            "users",
-                            "companies",
-                            "deadlines",
-                            "sla_hours",
-                            "business_hours",
-                            "overdue",
-                        ),
-                        map(list, zip(*rows, strict=True)),
-                        strict=True,
-                    )
-                ),
+                ids=[state.id for state in states],
+                stages=[state.stage_id for state in states],
+                actives=[state.active for state in states],
+                teams=[state.team_id for state in states],
+                users=[state.user_id for state in states],
+                companies=[state.company_id for state in states],
+                deadlines=[start.deadline for start in starts],
+                sla_hours=[start.hours for start in starts],
+                business_hours=[end and end.hours for end in ends],
+                overdue=[end and end.overdue for end in ends],
             )
         )
         if became_lost and lost_ids:
@@ -321,21 +316,17 @@ class CrmLeadStageHistory(models.Model):
         leads.invalidate_recordset(["stage_history_ids", "stage_history_count"])
 
     @api.model
-    def _business_hours(self, stays):
-        """{key: (business hours from date in to date out, business hours past the
-        deadline)} of ``stays`` [(key, team id, date in, date out, deadline or None)], in
-        the working hours of the team (the company's without), one clock per calendar."""
-        calendars = self.env["crm.lead"]._sla_calendars({stay[1] for stay in stays})
+    def _business_hours(self, spans):
+        """{key: SpanHours} of ``spans`` (Span), in the working hours of the team (the
+        company's without), one clock per calendar."""
+        calendars = self.env["crm.team"]._regulation_calendars({span.team_id for span in spans})
         by_calendar = defaultdict(list)
-        for stay in stays:
-            by_calendar[calendars[stay[1] or 0]].append(stay)
+        for span in spans:
+            by_calendar[calendars[span.team_id or 0]].append(span)
         result = {}
         for calendar, group in by_calendar.items():
-            clock = (
-                clock_for(calendar, [moment for stay in group for moment in stay[2:]])
-                if calendar
-                else None
-            )
+            moments = [m for span in group for m in (span.date_in, span.date_out, span.deadline)]
+            clock = clock_for(calendar, moments) if calendar else None
             for key, _team, date_in, date_out, deadline in group:
                 if clock is None:  # no working hours anywhere: calendar hours
                     hours = (date_out - date_in).total_seconds() / 3600.0
@@ -343,7 +334,7 @@ class CrmLeadStageHistory(models.Model):
                 else:
                     hours = clock.hours_between(date_in, date_out)
                     overdue = clock.hours_between(deadline, date_out) if deadline else 0
-                result[key] = (round(hours, 4), round(max(overdue, 0.0), 4))
+                result[key] = SpanHours(hours=round(hours, 4), overdue=round(max(overdue, 0.0), 4))
         return result
 
     @api.model
@@ -366,7 +357,7 @@ class CrmLeadStageHistory(models.Model):
             if not stays:
                 break
             last_id = stays[-1][0]
-            todo = [stay for stay in stays if stay[3] is not None]
+            todo = [Span(*stay) for stay in stays if stay[3] is not None]
             spent = self._business_hours(todo) if todo else {}
             if spent:
                 ids = list(spent)
@@ -380,8 +371,8 @@ class CrmLeadStageHistory(models.Model):
                                   AS v(id, hours, overdue)
                             WHERE h.id = v.id AND h.duration_business_hours IS NULL""",
                         ids,
-                        [spent[stay_id][0] for stay_id in ids],
-                        [spent[stay_id][1] for stay_id in ids],
+                        [spent[stay_id].hours for stay_id in ids],
+                        [spent[stay_id].overdue for stay_id in ids],
                     )
                 )
                 filled += self.env.cr.rowcount
@@ -426,3 +417,44 @@ class CrmLeadStageHistory(models.Model):
         count = self.env.cr.rowcount
         self.invalidate_model()
         return count
+
+    # ------------------------------------------------------------
+    # SLA of the open stays (called by crm.lead's SLA)
+    # ------------------------------------------------------------
+
+    @api.model
+    def _sla_reschedule_open(self, lead_ids, plans):
+        """The open stays of ``lead_ids`` take their lead's new SLA (SlaPlan each)."""
+        self.flush_model()
+        self.env.cr.execute(
+            SQL(
+                """UPDATE crm_lead_stage_history h
+                      SET sla_deadline = v.deadline, sla_hours = NULLIF(v.hours, 0),
+                          sla_breached = COALESCE(v.state = 'breached', FALSE)
+                     FROM unnest(%s::int[], %s::timestamp[], %s::float8[], %s::varchar[])
+                          AS v(lead_id, deadline, hours, state)
+                    WHERE h.lead_id = v.lead_id AND h.date_out IS NULL""",
+                list(lead_ids),
+                [plan.deadline for plan in plans],
+                [plan.hours for plan in plans],
+                [plan.state for plan in plans],
+            )
+        )
+        self.invalidate_model(["sla_deadline", "sla_hours", "sla_breached"])
+
+    @api.model
+    def _sla_record_breaches(self, overdue):
+        """The open stays of the leads of ``overdue`` ({lead id: business hours past the
+        deadline}) breached their SLA."""
+        self.flush_model()
+        self.env.cr.execute(
+            SQL(
+                """UPDATE crm_lead_stage_history h
+                      SET sla_breached = TRUE, sla_overdue_hours = v.hours
+                     FROM unnest(%s::int[], %s::float8[]) AS v(lead_id, hours)
+                    WHERE h.lead_id = v.lead_id AND h.date_out IS NULL""",
+                list(overdue),
+                list(overdue.values()),
+            )
+        )
+        self.invalidate_model(["sla_breached", "sla_overdue_hours"])

@@ -5,6 +5,8 @@ from odoo.exceptions import UserError
 class CrmLostReason(models.Model):
     _name = "crm.lost.reason"
     _inherit = ["crm.lost.reason", "crm.regulation.config.mixin"]
+    # what the cached regulation reads of a reason (not its name)
+    _regulation_snapshot_fields = ("category", "requires_comment", "requires_duplicate_of")
 
     category = fields.Selection(
         [("disqualification", "Disqualification"), ("loss", "Loss")],
@@ -30,20 +32,8 @@ class CrmLostReason(models.Model):
     def write(self, vals):
         result = super().write(vals)
         if "category" in vals:
-            # the outcome of the leads closed with these reasons follows (set-based)
-            self.flush_recordset(["category"])
-            self.env["crm.lead"].flush_model(["outcome", "lost_reason_id", "won_status"])
-            self.env.cr.execute(
-                """
-                UPDATE crm_lead l
-                   SET outcome = CASE r.category WHEN 'disqualification' THEN 'disqualified'
-                                 ELSE 'lost' END
-                  FROM crm_lost_reason r
-                 WHERE r.id = l.lost_reason_id AND r.id IN %s AND l.won_status = 'lost'
-                """,
-                [tuple(self.ids)],
-            )
-            self.env["crm.lead"].invalidate_model(["outcome"])
+            # the outcome of the leads closed with these reasons follows
+            self.env["crm.lead"]._regulation_outcome_follow_reasons(self)
         return result
 
     @api.ondelete(at_uninstall=False)

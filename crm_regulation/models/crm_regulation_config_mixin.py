@@ -3,10 +3,15 @@ from odoo import api, models
 
 class CrmRegulationConfigMixin(models.AbstractModel):
     """Configuration the regulation caches per registry (``crm.regulation.rule.
-    _get_regulation``): any change clears that cache, here and in the other workers."""
+    _get_regulation``). Creating or deleting a record, or changing a field the snapshot
+    reads (``_regulation_snapshot_fields``), clears that cache, here and in the other
+    workers; changing anything else (a name, a message, the order of the kanban columns)
+    keeps every worker's cache."""
 
     _name = "crm.regulation.config.mixin"
     _description = "Sales Regulation Configuration"
+    # the fields of the model that the snapshot reads
+    _regulation_snapshot_fields = ()
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -16,7 +21,8 @@ class CrmRegulationConfigMixin(models.AbstractModel):
 
     def write(self, vals):
         result = super().write(vals)
-        self.env.registry.clear_cache()
+        if not set(self._regulation_snapshot_fields).isdisjoint(vals):
+            self.env.registry.clear_cache()
         return result
 
     def unlink(self):

@@ -1,10 +1,11 @@
 import ast
 import logging
-from typing import NamedTuple
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.fields import Domain
+
+from .regulation import ReasonSpec, Regulation, RuleSpec, SlaSpec, StageSpec
 
 _logger = logging.getLogger(__name__)
 
@@ -34,89 +35,26 @@ DOMAIN_FIELD_GROUPS = (None, "base.group_user")
 RELATION_OPERATORS = frozenset({"any", "not any", "child_of", "parent_of"})
 
 
-class RuleSpec(NamedTuple):
-    """An active rule as plain data, cached per registry (see ``_get_regulation``)."""
-
-    id: int
-    team_ids: frozenset
-    from_stage_ids: frozenset
-    target: str
-    to_stage_id: int
-    condition: Domain | None
-    field_names: tuple
-    required: Domain | None
-    activity_type_ids: frozenset
-    severity: str
-    bypass_group_ids: frozenset
-
-    @property
-    def opens_move(self):
-        """A rule naming both ends of a move allows it, even past "no skipping" or the
-        allowed next stages of its origin (its requirements still apply)."""
-        return self.target == "stage" and bool(self.from_stage_ids)
-
-
-class StageSpec(NamedTuple):
-    """A pipeline stage's regulation shortcuts as plain data."""
-
-    id: int
-    team_ids: frozenset
-    is_won: bool
-    field_names: tuple
-    allowed_next_ids: frozenset
-    no_skip: bool
-    plan_id: int
-    window_days: int
-
-
-class ReasonSpec(NamedTuple):
-    """A lost reason's category and requirements as plain data."""
-
-    id: int
-    category: str  # disqualification | loss
-    requires_comment: bool
-    requires_duplicate_of: bool
-
-
-class SlaSpec(NamedTuple):
-    """A stage SLA (the stage's own, or a team's override) as plain data."""
-
-    hours: float
-    warning_ratio: float
-    notify: str  # owner | leader | both
-    action: str  # activity | email | reassign
-
-
-class Regulation(NamedTuple):
-    rules: tuple
-    stages: dict  # stage id -> StageSpec, in pipeline order (crm.stage._order)
-    enabled: bool  # anything to enforce or schedule at all
-    reasons: dict  # lost reason id -> ReasonSpec (archived ones too)
-    slas: dict  # (team id, stage id) -> SlaSpec; team id 0: the stage's own
-
-    def sla(self, team_id, stage_id):
-        """The SLA of a lead of ``team_id`` in ``stage_id`` (None: none; never in a won
-        stage: a won lead's SLA does not run)."""
-        stage = self.stages.get(stage_id)
-        if not stage or stage.is_won:
-            return None
-        spec = self.slas.get((team_id or 0, stage_id)) or self.slas.get((0, stage_id))
-        return spec if spec and spec.hours > 0 else None
-
-    def pipeline(self, team_id):
-        """Stage ids of a team's pipeline, in order (shared stages included)."""
-        return [
-            stage.id
-            for stage in self.stages.values()
-            if not stage.team_ids or team_id in stage.team_ids
-        ]
-
-
 class CrmRegulationRule(models.Model):
     _name = "crm.regulation.rule"
     _inherit = ["crm.regulation.config.mixin"]
     _description = "Stage Transition Rule"
     _order = "sequence, id"
+    # what the cached regulation reads of a rule (not its name or message)
+    _regulation_snapshot_fields = (
+        "active",
+        "sequence",
+        "team_ids",
+        "from_stage_ids",
+        "target",
+        "to_stage_id",
+        "condition_domain",
+        "required_field_ids",
+        "required_domain",
+        "required_activity_type_ids",
+        "severity",
+        "bypass_group_ids",
+    )
 
     name = fields.Char(required=True, translate=True)
     sequence = fields.Integer(default=10)
@@ -348,9 +286,10 @@ class CrmRegulationRule(models.Model):
     @api.model
     @tools.ormcache()
     def _get_regulation(self):
-        """The active regulation (rules and stage shortcuts) as immutable plain data,
-        cached per registry and cleared whenever a rule or a stage changes, so that a stage
-        change of a lead costs no query to know what applies."""
+        """The active regulation (rules, stage shortcuts, reasons, SLAs) as immutable plain
+        data (``regulation.py``), cached per registry and cleared when a field it reads
+        changes (``crm.regulation.config.mixin``), so that a stage change of a lead costs
+        no query to know what applies."""
         # sudo: the whole regulation, whoever asks first (the cache is shared); its domains
         # were checked against their editor at save
         rules = self.sudo().with_context(active_test=True).search([("active", "=", True)])
@@ -373,7 +312,10 @@ class CrmRegulationRule(models.Model):
 
         def sla(record):
             return SlaSpec(
-                record.sla_hours, record.sla_warning_ratio, record.sla_notify, record.sla_action
+                hours=record.sla_hours,
+                warning_ratio=record.sla_warning_ratio,
+                notify=record.sla_notify,
+                action=record.sla_action,
             )
 
         slas = {(0, stage.id): sla(stage) for stage in stages if stage.sla_hours > 0}

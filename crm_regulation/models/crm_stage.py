@@ -2,11 +2,23 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from .crm_regulation_rule import DOMAIN_FIELD_GROUPS
+from .crm_regulation_sla_mixin import SLA_FIELDS
 
 
 class CrmStage(models.Model):
     _name = "crm.stage"
     _inherit = ["crm.stage", "crm.regulation.config.mixin", "crm.regulation.sla.mixin"]
+    # what the cached regulation reads of a stage (not its name, sequence or folding)
+    _regulation_snapshot_fields = (
+        "team_ids",
+        "is_won",
+        "required_field_ids",
+        "allowed_next_stage_ids",
+        "no_skip",
+        "entry_activity_plan_id",
+        "entry_activity_window_days",
+        *SLA_FIELDS,
+    )
 
     required_field_ids = fields.Many2many(
         "ir.model.fields",
@@ -67,6 +79,13 @@ class CrmStage(models.Model):
                     "The number of days before tasks are scheduled again cannot be negative."
                 )
             )
+
+    @api.model
+    def _regulation_order(self):
+        """Every stage id in the kanban order (read at each use: not in the cached
+        regulation, so that resequencing the columns keeps every worker's cache)."""
+        # sudo: the order of the pipeline's stages, configuration everyone reads
+        return self.sudo().search([]).ids  # pylint: disable=no-search-all
 
     def _sla_teams(self):
         # sudo: teams to reschedule, whoever edits the stage

@@ -1,5 +1,7 @@
 from odoo import api, fields, models
 
+from .crm_regulation_sla_mixin import SLA_FIELDS
+
 
 class CrmStageSla(models.Model):
     """A team's own SLA for a stage, instead of the stage's (0 hours: no SLA for the team)."""
@@ -9,6 +11,7 @@ class CrmStageSla(models.Model):
     _description = "Team Stage SLA"
     _order = "team_id, stage_id"
     _sla_scope_fields = ("team_id", "stage_id")
+    _regulation_snapshot_fields = ("team_id", "stage_id", *SLA_FIELDS)
 
     team_id = fields.Many2one(
         "crm.team", string="Sales Team", required=True, index=True, ondelete="cascade"

@@ -1,1 +1,6 @@
-from . import crm_activity_report, crm_lead_outcome_report, crm_regulation_report
+from . import (
+    crm_activity_report,
+    crm_lead_outcome_report,
+    crm_regulation_document,
+    crm_regulation_report,
+)

@@ -529,7 +529,7 @@ class TestStageSla(CrmRegulationCommon):
         self.assertEqual(Lead.search([("sla_state", "=", "breached"), ("id", "=", lead.id)]), lead)
 
     def test_regulation_document_states_the_slas(self):
-        document = self.team._regulation_document()
+        document = self.env["report.crm_regulation.report_sales_regulation"]._document(self.team)
         by_name = {stage["name"]: stage for stage in document["stages"]}
         self.assertIn("8 business hours; at risk after 75%", by_name["Proposal"]["sla"])
         self.assertIn("schedule an activity", by_name["Proposal"]["sla"])

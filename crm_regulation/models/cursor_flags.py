@@ -1,0 +1,36 @@
+"""Flags kept on the database cursor while a call runs: which leads are being lost by
+``action_set_lost``, returned to work, merged into another lead, or created by the mail
+gateway. On the cursor, never in the context: a client can pass any context over RPC."""
+
+from contextlib import contextmanager
+
+LOSING = "crm_regulation.losing"  # being lost by action_set_lost
+RESTORING = "crm_regulation.restoring"  # returned to work with a reason, or won
+MAIL_GATEWAY = "crm_regulation.mail_gateway"  # the leads created now come from an email
+MERGED = "crm_regulation.merged"  # {merged lead id: lead it went into}
+# the id under which a flag stands for the whole call (``flag(env, MAIL_GATEWAY)``)
+WHOLE_CALL = 0
+
+
+def flags(env, key):
+    """The flags under ``key`` ({id: value}), to read or to fill for a later call."""
+    return env.cr.cache.setdefault(key, {})
+
+
+def flagged(env, key):
+    """The flags under ``key`` ({id: value}; empty when none)."""
+    return env.cr.cache.get(key) or {}
+
+
+@contextmanager
+def flag(env, key, ids=(WHOLE_CALL,), value=True):
+    """Flag ``ids`` under ``key`` while the block runs (ids flagged by a caller stay
+    flagged after it)."""
+    current = flags(env, key)
+    added = [record_id for record_id in ids if record_id not in current]
+    current.update(dict.fromkeys(added, value))
+    try:
+        yield
+    finally:
+        for record_id in added:
+            current.pop(record_id, None)
