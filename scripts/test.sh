@@ -44,6 +44,24 @@ for root in sys.argv[1:]:
 print(f"XML: {'ok' if not bad else f'{bad} malformed file(s)'}")
 sys.exit(bool(bad))
 PY
+# Odoo's own runner (odoo-bin --test-enable) runs only the test modules tests/__init__.py
+# imports: every test_*.py must be there, so that both runners run the same tests.
+"$VENV/bin/python" - "$ADDON/tests" <<'PY' || failed+=("tests/__init__.py imports every test_*.py")
+import ast, pathlib, sys
+tests = pathlib.Path(sys.argv[1])
+imported = set()
+for node in ast.walk(ast.parse((tests / "__init__.py").read_text())):
+    if isinstance(node, ast.ImportFrom) and node.level == 1 and not node.module:
+        imported.update(alias.name for alias in node.names)
+files = {path.stem for path in tests.glob("test_*.py")}
+missing, stale = sorted(files - imported), sorted(imported - files)
+for name in missing:
+    print(f"tests/{name}.py is not imported in tests/__init__.py: odoo-bin --test-enable skips it")
+for name in stale:
+    print(f"tests/__init__.py imports {name}, which is not a test file")
+print(f"test modules: {len(files)} files, {'ok' if not (missing or stale) else 'mismatch'}")
+sys.exit(bool(missing or stale))
+PY
 "$VENV/bin/ruff" check --quiet "$ROOT" && "$VENV/bin/ruff" format --check --quiet "$ROOT" \
     && echo "ruff: ok" || failed+=("ruff")
 "$VENV/bin/pylint" --rcfile="$ROOT/.pylintrc" "$ADDON" && echo "pylint-odoo: ok" \

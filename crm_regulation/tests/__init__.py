@@ -1,10 +1,14 @@
+# Every test_*.py of this folder, so that Odoo's own runner (odoo-bin --test-enable) runs
+# what pytest runs (scripts/test.sh fails when one is missing here).
 from . import (
     test_access_control,
-    test_disqualification,
-    test_duplicates_and_outcomes,
-    test_lead_watchers,
+    test_lead_duplicates,
+    test_lead_outcome,
+    test_lead_qualification,
+    test_lead_regulation,
+    test_lead_sla,
+    test_lead_stale,
     test_regulation_config,
-    test_regulation_engine,
     test_regulation_rpc,
     test_role_matrix,
     test_security_attacks,
@@ -12,5 +16,4 @@ from . import (
     test_stage_history,
     test_stage_history_access,
     test_stage_history_backfill,
-    test_stage_sla,
 )

@@ -1,9 +1,11 @@
+import pathlib
+import re
 from datetime import datetime
 from unittest.mock import patch
 
 from odoo.exceptions import ValidationError
 from odoo.sql_db import Cursor
-from odoo.tests import Form, tagged
+from odoo.tests import Form, TransactionCase, tagged
 from odoo.tools import SQL
 
 from .common import CrmRegulationCommon
@@ -404,3 +406,24 @@ class TestStageHistoryScreens(CrmRegulationCommon):
         self.assertEqual(merged, head)
         self.assertTrue(head_stays.exists())
         self.assertEqual(self.open_stays(head).stage_id, head.stage_id)
+
+
+@tagged("post_install", "-at_install")
+class TestOneWriterPerTable(TransactionCase):
+    """SQL that writes a table of the addon's models is in that model's own files: the
+    stage history in ``crm_lead_stage_history.py``, leads in ``crm_lead*.py``."""
+
+    WRITERS = {
+        "crm_lead_stage_history": ("crm_lead_stage_history.py",),
+        "crm_lead": ("crm_lead", "hooks.py"),  # the pre-init hook fills new columns
+    }
+
+    def test_each_table_has_one_writer(self):
+        root = pathlib.Path(__file__).resolve().parents[1]
+        for table, owners in self.WRITERS.items():
+            statement = re.compile(rf"(UPDATE|INSERT INTO|DELETE FROM)\s+{table}\b")
+            for path in root.rglob("*.py"):
+                if "tests" in path.parts or "migrations" in path.parts:
+                    continue
+                if statement.search(path.read_text()) and not path.name.startswith(owners):
+                    self.fail(f"{path.relative_to(root)} writes {table}: ask its model")

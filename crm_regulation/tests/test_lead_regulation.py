@@ -7,7 +7,7 @@ from .common import CrmRegulationCommon
 
 
 @tagged("post_install", "-at_install")
-class TestRegulationEngine(CrmRegulationCommon):
+class TestLeadRegulation(CrmRegulationCommon):
     """The regulation enforced on every path of crm.lead, as the salesperson who works."""
 
     @classmethod
@@ -382,3 +382,66 @@ class TestRegulationEngine(CrmRegulationCommon):
         self.assertEqual(counts[1], counts[2])
         # the stage history (its open stays read, one statement): the rules add none
         self.assertEqual(counts[2], 2)
+
+    # ------------------------------------------------------------
+    # the cached regulation
+    # ------------------------------------------------------------
+
+    def regulation(self):
+        return self.env["crm.regulation.rule"]._get_regulation()
+
+    def test_resequencing_the_columns_keeps_the_cache_and_follows_the_order(self):
+        cached = self.regulation()
+        # Presentation moves before Qualification: from New Lead (no skipping), it is next
+        self.stage_presentation.sequence = self.stage_new.sequence + 1
+        self.stage_qualification.name = "Qualification call"  # renaming: no clearing either
+        self.assertIs(self.regulation(), cached)
+        lead = self._create_leads(1)
+        with self.assertRaises(UserError) as caught:
+            self.move(lead, self.stage_qualification)
+        self.assertIn("skipped: Presentation", str(caught.exception))
+        self.move(lead, self.stage_presentation)
+        self.assertEqual(lead.stage_id, self.stage_presentation)
+
+    def test_what_the_snapshot_reads_clears_it(self):
+        reason = self.lost_reason
+        cached = self.regulation()
+        reason.name = "Chose another supplier"
+        self.assertIs(self.regulation(), cached)
+        reason.requires_comment = True
+        self.assertIsNot(self.regulation(), cached)
+        self.assertTrue(self.regulation().reasons[reason.id].requires_comment)
+        cached = self.regulation()
+        self.won_rule.message = "Sign first."
+        self.assertIs(self.regulation(), cached)
+        self.won_rule.severity = "warn"
+        rules = {rule.id: rule for rule in self.regulation().rules}
+        self.assertEqual(rules[self.won_rule.id].severity, "warn")
+
+    def test_a_deleted_plan_or_activity_type_leaves_the_regulation(self):
+        call = self.env["mail.activity.type"].create({"name": "Qualification call"})
+        plan = self.env["mail.activity.plan"].create(
+            {
+                "name": "Qualify",
+                "res_model": "crm.lead",
+                "template_ids": [(0, 0, {"activity_type_id": call.id, "summary": "Call"})],
+            }
+        )
+        self.stage_qualification.entry_activity_plan_id = plan
+        self._rule(
+            name="Called before the presentation",
+            to_stage_id=self.stage_presentation.id,
+            required_activity_type_ids=[(6, 0, call.ids)],
+        )
+        self.assertIn(plan.id, self.regulation().plan_ids())
+        self.assertIn(call.id, self.regulation().activity_type_ids())
+        plan.template_ids.unlink()
+        plan.unlink()
+        self.assertNotIn(plan.id, self.regulation().plan_ids())
+        lead = self._create_leads(1, phone="+7 900 000 00 03")
+        self.move(lead, self.stage_qualification)  # no task, no error
+        self.assertEqual(lead.stage_id, self.stage_qualification)
+        call.unlink()
+        self.assertNotIn(call.id, self.regulation().activity_type_ids())
+        self.move(lead, self.stage_presentation)  # the requirement left with the type
+        self.assertEqual(lead.stage_id, self.stage_presentation)

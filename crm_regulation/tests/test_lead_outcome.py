@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import Form, tagged
 from odoo.tools import mute_logger
@@ -6,7 +8,7 @@ from .common import CrmRegulationCommon
 
 
 @tagged("post_install", "-at_install")
-class TestDisqualification(CrmRegulationCommon):
+class TestLeadOutcome(CrmRegulationCommon):
     """Disqualification vs loss: reason categories and their requirements on every path,
     the one dialog, outcome, return to work with a reason, the loss review."""
 
@@ -404,3 +406,103 @@ class TestDisqualification(CrmRegulationCommon):
             self.env["crm.lead"].with_user(self.user_manager).get_view(form_id, "form")["arch"]
         )
         self.assertIn("action_loss_review_confirm", manager_form)
+
+
+@tagged("post_install", "-at_install")
+class TestOutcomeAnalysis(CrmRegulationCommon):
+    """The outcome analysis: disqualification vs loss per salesperson, anti-gaming flag."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.spam = cls.env.ref("crm_regulation.lost_reason_spam")
+        cls.no_response = cls.env.ref("crm_regulation.lost_reason_no_response")
+        # an open lead of another salesperson (left out of every figure)
+        cls.original = cls._create_leads(
+            1,
+            user=cls.user_salesman_2,
+            email_from="Ivan <ivan@example.com>",
+            phone="+7 900 000 00 01",
+        )
+
+    # ------------------------------------------------------------
+    # outcome analysis (anti-gaming)
+    # ------------------------------------------------------------
+
+    def close(self, user, outcomes, when="2026-10-15 10:00:00"):
+        leads = self._create_leads(len(outcomes), user=user)
+        with self.at(when):
+            for lead, outcome in zip(leads, outcomes, strict=True):
+                if outcome == "won":
+                    lead.action_set_won()
+                else:
+                    lead.action_set_lost(
+                        lost_reason_id=(
+                            self.spam if outcome == "disqualified" else self.no_response
+                        ).id
+                    )
+        return leads
+
+    def test_outcome_report_rates_and_flag(self):
+        self.team.write(
+            {"disqualification_alert_points": 20, "disqualification_alert_min_leads": 4}
+        )
+        # Sasha disqualifies 4 of 5, Pavel 1 of 5: the team rate is 50 %
+        self.close(self.user_salesman, ["disqualified"] * 4 + ["lost"])
+        self.close(self.user_salesman_2, ["disqualified"] + ["won"] * 2 + ["lost"] * 2)
+        self.env.flush_all()
+        Report = self.env["crm.lead.outcome.report"].with_user(self.user_manager)
+        rows = Report._read_group(
+            [("team_id", "=", self.team.id), ("period", "=", "2026-10-01")],
+            ["user_id"],
+            [
+                "closed_count:sum",
+                "disqualified_count:sum",
+                "disqualification_rate:avg",
+                "loss_rate:avg",
+                "win_rate:avg",
+                "qualified_win_rate:avg",
+                "team_disqualification_rate:avg",
+            ],
+        )
+        by_user = {user: values for user, *values in rows}
+        self.assertEqual(by_user[self.user_salesman], [5, 4, 80.0, 20.0, 0.0, 0.0, 50.0])
+        self.assertEqual(by_user[self.user_salesman_2], [5, 1, 20.0, 40.0, 40.0, 50.0, 50.0])
+        flagged = Report.search([("flagged", "=", True), ("team_id", "=", self.team.id)])
+        self.assertEqual(set(flagged.mapped("user_id")), {self.user_salesman})
+        # reasons breakdown
+        reasons = dict(
+            Report._read_group(
+                [("team_id", "=", self.team.id), ("outcome", "!=", "won")],
+                ["lost_reason_id"],
+                ["__count"],
+            )
+        )
+        self.assertEqual(reasons, {self.spam: 5, self.no_response: 3})
+        # below the minimum number of closed leads: no flag
+        self.team.disqualification_alert_min_leads = 6
+        self.assertFalse(Report.search([("flagged", "=", True), ("team_id", "=", self.team.id)]))
+
+    def test_outcome_report_is_for_the_head_of_sales(self):
+        with mute_logger("odoo.models"), self.assertRaises(AccessError):
+            self.env["crm.lead.outcome.report"].with_user(self.user_salesman).search([])
+
+    def test_conversion_leaves_disqualified_out(self):
+        """A disqualified lead changes the win rate over all closed leads, not the win
+        rate over real opportunities (won / (won + lost))."""
+        self.close(self.user_salesman, ["won", "lost"], when="2026-09-10 10:00:00")
+        Report = self.env["crm.lead.outcome.report"]
+        domain = [("team_id", "=", self.team.id), ("period", "=", "2026-09-01")]
+        before = Report._read_group(domain, [], ["qualified_win_rate:avg", "win_rate:avg"])[0]
+        self.close(self.user_salesman, ["disqualified"] * 3, when="2026-09-11 10:00:00")
+        after = Report._read_group(domain, [], ["qualified_win_rate:avg", "win_rate:avg"])[0]
+        self.assertEqual(before, (50.0, 50.0))
+        self.assertEqual(after, (50.0, 20.0))
+        self.assertEqual(
+            self.env["crm.lead"]
+            .with_context(active_test=False)
+            .search_count(
+                [("team_id", "=", self.team.id), ("date_closed", ">=", datetime(2026, 9, 1))]
+            ),
+            5,
+        )
