@@ -2,7 +2,7 @@
     "name": "CRM Regulation",
     "summary": "Make the sales team work by its sales regulation: stage history, "
     "transition rules, disqualification, SLAs, roles and KPI digests",
-    "version": "19.0.1.5.0",
+    "version": "19.0.1.6.0",
     "category": "Sales/CRM",
     "website": "https://github.com/crm-regulation/crm_regulation",
     "author": "CRM Regulation team",
@@ -10,7 +10,6 @@
     "license": "LGPL-3",
     "development_status": "Alpha",
     "depends": ["crm", "mail", "resource", "utm", "web"],
-    "external_dependencies": {"python": ["xlsxwriter"]},
     "data": [
         "security/crm_regulation_security.xml",
         "security/ir.model.access.csv",
