@@ -316,8 +316,7 @@ class CrmLeadSla(models.Model):
         notify and act (activity, email or reassignment, per the stage's SLA) on those
         that missed it, recording the breach on the stay. One indexed query finds what
         is due; batches are locked, re-checked and committed with their state, so that
-        nothing is notified twice. Then the business hours of closed stays that have
-        none yet (mass moves, stays from before the install) are filled in batches."""
+        nothing is notified twice."""
         now = fields.Datetime.now()
         due = [lead_id for (lead_id,) in self.env.execute_query(self._sla_due_sql(now))]
         return self._regulation_run_batches(due, batch_size, lambda leads: leads._sla_notify(now))

@@ -104,11 +104,6 @@ class CrmLeadStageHistory(models.Model):
         "the stay ended.",
     )
 
-    # closed stays still without business hours (filled at commit or by the watcher)
-    _unfilled_idx = models.Index(
-        "(id) WHERE date_out IS NOT NULL AND duration_business_hours IS NULL"
-    )
-
     _date_out_after_date_in = models.Constraint(
         "CHECK (date_out IS NULL OR date_out >= date_in)",
         "A stay cannot end before it starts.",
