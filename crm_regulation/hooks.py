@@ -1,5 +1,8 @@
 import logging
 
+from odoo.tools import SQL
+from odoo.tools.sql import column_exists
+
 _logger = logging.getLogger(__name__)
 
 
@@ -7,23 +10,42 @@ def prefill_outcome_columns(cr):
     """Create and fill the stored computed columns of crm.lead that a big database must
     not compute lead by lead at install or upgrade: the outcome (every existing reason is a
     loss until it is categorized) and the loss review (past losses are not put up for
-    review)."""
+    review).
+
+    A new outcome column is created with the outcome most leads have as its PostgreSQL
+    default, then the default is dropped: those leads read it from the catalog (no row is
+    rewritten), and only the others are updated. An UPDATE of every lead writes a new
+    version of each row and of its entries in every index of crm_lead (the trigram
+    indexes most of all): 100 s for a million leads, against 25 s for 30 % of them."""
+    outcome = SQL("CASE won_status WHEN 'won' THEN 'won' WHEN 'lost' THEN 'lost' ELSE 'open' END")
+    created = not column_exists(cr, "crm_lead", "outcome")
+    if created:
+        cr.execute(
+            SQL(
+                "SELECT %s AS outcome FROM crm_lead GROUP BY 1 ORDER BY count(*) DESC LIMIT 1",
+                outcome,
+            )
+        )
+        most = cr.fetchone()[0] if cr.rowcount else "open"
+        cr.execute(SQL("ALTER TABLE crm_lead ADD COLUMN outcome varchar DEFAULT %s", most))
+        # new rows get their outcome from the ORM (the field's default), as any column
+        cr.execute("ALTER TABLE crm_lead ALTER COLUMN outcome DROP DEFAULT")
     cr.execute(
         """
         ALTER TABLE crm_lead
-            ADD COLUMN IF NOT EXISTS outcome varchar,
             ADD COLUMN IF NOT EXISTS loss_review_state varchar,
             ADD COLUMN IF NOT EXISTS loss_reviewed_by_id int4,
             ADD COLUMN IF NOT EXISTS loss_review_date timestamp
         """
     )
+    # a new column: the leads whose outcome is not the default; a column of an older
+    # version: the leads without one (a disqualification is kept)
     cr.execute(
-        """
-        UPDATE crm_lead
-           SET outcome = CASE won_status WHEN 'won' THEN 'won' WHEN 'lost' THEN 'lost'
-                         ELSE 'open' END
-         WHERE outcome IS NULL
-        """
+        SQL(
+            "UPDATE crm_lead SET outcome = %s WHERE %s",
+            outcome,
+            SQL("outcome <> %s", outcome) if created else SQL("outcome IS NULL"),
+        )
     )
     _logger.info("crm_regulation: outcome set for %s existing leads", cr.rowcount)
 
@@ -38,7 +60,7 @@ def post_init_hook(env):
     One INSERT ... SELECT over crm_lead: a database with a million leads is not walked
     record by record.
     """
-    count = env["crm.lead.stage.history"]._backfill()
+    count = env["crm.lead.stage.history"]._backfill(bulk=True)
     _logger.info("crm_regulation: stage history opened for %s existing leads", count)
     count = env["crm.lead.stage.history"]._fill_business_hours()
     _logger.info("crm_regulation: business hours of %s closed stays computed", count)

@@ -5,8 +5,8 @@ from markupsafe import Markup
 from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError
 
-from .cursor_flags import MERGED, flagged, flags
-from .res_users import MANAGER_GROUPS, SCOPE_GROUPS
+from .cursor_flags import MERGED, READER_PROFILES, flagged, flags
+from .res_users import MANAGER_GROUPS
 
 # Sensitive fields: hidden from the Marketer and Support roles (read for the Accountant,
 # read/write as the record rules allow for the sales roles). The won criteria fields of the
@@ -31,6 +31,10 @@ SENSITIVE_FIELDS = frozenset(
 # what the roles outside the sales hierarchy may edit on a lead
 MARKETER_FIELDS = frozenset({"campaign_id", "medium_id", "source_id"})
 ACCOUNTANT_FIELDS = frozenset({"contract_signed", "contract_date", "first_payment_date"})
+# {registry class of crm.lead: the _has_field_access after this module's} (a registry
+# reload makes new classes: a few entries per reload in a process)
+_NEXT_FIELD_ACCESS = {}
+NO_PROFILES = {}
 READER_VIEWS = {
     "form": "crm_regulation.crm_lead_view_form_reader",
     "list": "crm_regulation.crm_lead_view_list_reader",
@@ -82,18 +86,30 @@ class CrmLead(models.Model):
 
     def _regulation_reader_roles(self):
         """The roles outside the sales hierarchy the user holds, when they hold no sales
-        role: those see the reader views and the field limits below."""
-        user = self.env.user
-        # a temporary sales role stops counting at its end, like its scope
-        if self.env.su or self.env["res.users"]._crm_regulation_holds(
-            "sales_team.group_sale_salesman"
-        ):
+        role: those see the reader views and the field limits below. Called on every field
+        read of a lead (``_has_field_access``): one cache lookup."""
+        if self.env.su:
             return frozenset()
-        return frozenset(
-            name
-            for name in ("marketer", "support", "accountant")
-            if user.has_group(SCOPE_GROUPS[name])
-        )
+        sales_end, readers = self._regulation_reader_profile()
+        # a temporary sales role stops counting at its end, like its scope
+        if sales_end is None or (sales_end is not False and sales_end > fields.Datetime.now()):
+            return frozenset()
+        return readers
+
+    def _regulation_reader_profile(self):
+        """``res.users._crm_regulation_reader_profile``, kept on the cursor per user while
+        this thread clears no cache (a role, team or access request changed in this
+        transaction: the cache itself is asked then). Other transactions' changes are not
+        seen by this one's snapshot anyway; role end dates are compared at each call."""
+        env = self.env
+        memo = flags(env, READER_PROFILES)
+        if "default" in env.registry.cache_invalidated:
+            memo.clear()
+            return env["res.users"]._crm_regulation_reader_profile()
+        profile = memo.get(env.uid)
+        if profile is None:
+            profile = memo[env.uid] = env["res.users"]._crm_regulation_reader_profile()
+        return profile
 
     @api.model
     @tools.ormcache("self.env.company.id")
@@ -121,7 +137,9 @@ class CrmLead(models.Model):
 
     def _regulation_field_refused(self, field, operation):
         """Whether the role matrix refuses ``field`` to the current user."""
-        readers = field.model_name == self._name and self._regulation_reader_roles()
+        if self.env.su or field.model_name != self._name:
+            return False
+        readers = self._regulation_reader_roles()
         if not readers:
             return False
         if operation == "read":
@@ -137,9 +155,22 @@ class CrmLead(models.Model):
         return field.name not in allowed
 
     def _has_field_access(self, field, operation):
-        return super()._has_field_access(field, operation) and not (
-            self._regulation_field_refused(field, operation)
-        )
+        # Every field read of a lead comes here (Field.__get__: about 30 per lead of a stage
+        # move), so this is the hot path of the role matrix: the next implementation is
+        # looked up once per registry class (``super()`` walks the 40-odd classes of
+        # crm.lead at each call), and a user known in this cursor to hold a sales role for
+        # good is refused nothing after two dict lookups.
+        cls = type(self)
+        parent = _NEXT_FIELD_ACCESS.get(cls)
+        if parent is None:
+            parent = _NEXT_FIELD_ACCESS[cls] = super()._has_field_access.__func__
+        if not parent(self, field, operation):
+            return False
+        env = self.env
+        profile = env.cr.cache.get(READER_PROFILES, NO_PROFILES).get(env.uid)
+        if profile is not None and profile[0] is None and not env.registry.cache_invalidated:
+            return True
+        return not self._regulation_field_refused(field, operation)
 
     @api.model
     def _check_field_access(self, field, operation):

@@ -320,7 +320,10 @@ class CrmLeadOutcome(models.Model):
 
     @api.model
     def _regulation_outcome_follow_reasons(self, reasons):
-        """The leads closed with ``reasons`` follow their new category (set-based)."""
+        """The leads closed with ``reasons`` follow their new category (set-based). Leads
+        whose outcome is already right are not rewritten (the install's data file sets
+        Odoo's "Too expensive" to a loss, what its leads already are: a no-op rewrite of
+        every lead lost for that reason otherwise)."""
         reasons.flush_recordset(["category"])
         self.flush_model(["outcome", "lost_reason_id", "won_status"])
         self.env.cr.execute(
@@ -331,6 +334,8 @@ class CrmLeadOutcome(models.Model):
                                  ELSE 'lost' END
                   FROM crm_lost_reason r
                  WHERE r.id = l.lost_reason_id AND r.id = ANY(%s) AND l.won_status = 'lost'
+                   AND l.outcome IS DISTINCT FROM CASE r.category
+                       WHEN 'disqualification' THEN 'disqualified' ELSE 'lost' END
                 """,
                 reasons.ids,
             )

@@ -1,6 +1,7 @@
 """Flags kept on the database cursor while a call runs: which leads are being lost by
 ``action_set_lost``, returned to work, merged into another lead, or created by the mail
-gateway. On the cursor, never in the context: a client can pass any context over RPC."""
+gateway; and what the field access of leads memoizes per user. On the cursor, never in the
+context: a client can pass any context over RPC."""
 
 from contextlib import contextmanager
 
@@ -8,6 +9,7 @@ LOSING = "crm_regulation.losing"  # being lost by action_set_lost
 RESTORING = "crm_regulation.restoring"  # returned to work with a reason, or won
 MAIL_GATEWAY = "crm_regulation.mail_gateway"  # the leads created now come from an email
 MERGED = "crm_regulation.merged"  # {merged lead id: lead it went into}
+READER_PROFILES = "crm_regulation.reader_profiles"  # {uid: the user's reader profile}
 # the id under which a flag stands for the whole call (``flag(env, MAIL_GATEWAY)``)
 WHOLE_CALL = 0
 

@@ -3,6 +3,8 @@ from typing import NamedTuple
 from odoo import api, fields, models, tools
 from odoo.fields import Domain
 
+from .cursor_flags import READER_PROFILES, flags
+
 # The visibility scopes of the role matrix: each role's record rule on crm.lead is
 # ``[('regulation_scope', '=', <scope>)]``, resolved here when a query is built (never
 # cached with the rule), so a temporary role or access ends at its date by itself.
@@ -138,6 +140,30 @@ class ResUsers(models.Model):
         end = self._crm_regulation_hold_end(groups)
         return end is None or (end is not False and end > fields.Datetime.now())
 
+    def write(self, vals):
+        result = super().write(vals)
+        if self._get_invalidation_fields() & vals.keys():
+            # roles changed: the field access memo of this cursor too (every thread)
+            flags(self.env, READER_PROFILES).clear()
+        return result
+
+    @api.model
+    @tools.ormcache("self.env.uid")
+    def _crm_regulation_reader_profile(self):
+        """(until when the user holds the salesperson role, as ``_crm_regulation_hold_end``;
+        the reader roles they hold): what ``crm.lead``'s field access needs on every field
+        read of a lead, in one cache lookup (the end is compared with the current time by
+        the caller, never at caching time)."""
+        user = self.env.user
+        return (
+            self.sudo(False)._crm_regulation_hold_end("sales_team.group_sale_salesman"),
+            frozenset(
+                name
+                for name in ("marketer", "support", "accountant")
+                if user.has_group(SCOPE_GROUPS[name])
+            ),
+        )
+
     @api.model
     @tools.ormcache("self.env.uid")
     def _crm_regulation_scope(self):
@@ -188,3 +214,13 @@ class ResUsers(models.Model):
                 continue
             grants.append(request._grant())
         return RegulationScope(uid, team_ids, pick_team_ids, subteam_ids, temporary, tuple(grants))
+
+
+class ResGroups(models.Model):
+    _inherit = "res.groups"
+
+    def write(self, vals):
+        result = super().write(vals)
+        # implied groups or members changed: the field access memo of this cursor too
+        flags(self.env, READER_PROFILES).clear()
+        return result

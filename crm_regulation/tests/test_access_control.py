@@ -6,6 +6,8 @@ from freezegun import freeze_time
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import HttpCase, tagged
 
+from odoo.addons.crm_regulation.models.cursor_flags import READER_PROFILES
+
 from .role_matrix_common import RoleMatrixCommon
 
 
@@ -27,6 +29,27 @@ class TestAccessControl(RoleMatrixCommon):
     # ------------------------------------------------------------
     # a salesperson attacking a colleague's lead
     # ------------------------------------------------------------
+
+    def test_field_access_follows_a_role_change_in_the_same_transaction(self):
+        """The field access of leads is remembered per user on the cursor (every field read
+        of a lead asks it): a role taken away in the same transaction, in another thread
+        sharing the cursor or not, counts at once."""
+        user = self.colleague
+        lead = self.colleague_lead.with_user(user)
+        # as in a request that cleared no cache yet: the field access is remembered
+        self.registry.cache_invalidated.clear()
+        self.assertEqual(lead.expected_revenue, 1000)  # a field read: Field.__get__
+        self.assertIn(user.id, self.env.cr.cache[READER_PROFILES])
+        user.group_ids = [
+            (3, self.env.ref("crm_regulation.group_salesperson").id),
+            (3, self.env.ref("sales_team.group_sale_salesman").id),
+            (4, self.env.ref("crm_regulation.group_marketer").id),
+        ]
+        # another thread (a test server sharing this cursor) sees no cache cleared here
+        self.registry.cache_invalidated.clear()
+        with self.assertRaisesRegex(AccessError, "Your role cannot see"):
+            _ = lead.expected_revenue  # the field read (Field.__get__) is what is tested
+        self.assertEqual(lead.name, self.colleague_lead.name)
 
     def test_salesperson_cannot_touch_a_colleague_lead(self):
         lead = self.colleague_lead.with_user(self.salesperson)
