@@ -515,7 +515,7 @@ class CrmAccessRequest(models.Model):
                 ),
                 partner_ids=request.user_id.partner_id.ids,
             )
-        self.env.registry.clear_cache()
+        self.env["res.users"]._crm_regulation_roles_changed()
         return True
 
     def action_refuse(self, reason=None):
@@ -570,7 +570,7 @@ class CrmAccessRequest(models.Model):
                 request.user_id.write({"group_ids": [Command.unlink(request.group_id.id)]})
         self.write({"state": state})
         self.activity_unlink(["mail.mail_activity_data_todo"])
-        self.env.registry.clear_cache()
+        self.env["res.users"]._crm_regulation_roles_changed()
 
     @api.model
     def _cron_expire(self, batch_size=200):

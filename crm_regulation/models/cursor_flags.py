@@ -10,6 +10,7 @@ RESTORING = "crm_regulation.restoring"  # returned to work with a reason, or won
 MAIL_GATEWAY = "crm_regulation.mail_gateway"  # the leads created now come from an email
 MERGED = "crm_regulation.merged"  # {merged lead id: lead it went into}
 READER_PROFILES = "crm_regulation.reader_profiles"  # {uid: the user's reader profile}
+UNTRACKED = "crm_regulation.untracked"  # [fields the writes in progress leave alone]
 # the id under which a flag stands for the whole call (``flag(env, MAIL_GATEWAY)``)
 WHOLE_CALL = 0
 
@@ -36,3 +37,20 @@ def flag(env, key, ids=(WHOLE_CALL,), value=True):
     finally:
         for record_id in added:
             current.pop(record_id, None)
+
+
+@contextmanager
+def pushed(env, key, value):
+    """Push ``value`` on the stack under ``key`` while the block runs (nested calls push
+    theirs: the innermost is ``stack(env, key)[-1]``)."""
+    current = env.cr.cache.setdefault(key, [])
+    current.append(value)
+    try:
+        yield
+    finally:
+        current.pop()
+
+
+def stack(env, key):
+    """The stack under ``key`` (empty when none)."""
+    return env.cr.cache.get(key) or ()

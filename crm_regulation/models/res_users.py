@@ -148,6 +148,13 @@ class ResUsers(models.Model):
         return result
 
     @api.model
+    def _crm_regulation_roles_changed(self):
+        """Roles or temporary accesses changed: the cached scopes and profiles of every
+        worker, and the field access memo of this cursor."""
+        self.env.registry.clear_cache()
+        flags(self.env, READER_PROFILES).clear()
+
+    @api.model
     @tools.ormcache("self.env.uid")
     def _crm_regulation_reader_profile(self):
         """(until when the user holds the salesperson role, as ``_crm_regulation_hold_end``;

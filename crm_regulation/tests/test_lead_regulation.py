@@ -445,3 +445,19 @@ class TestLeadRegulation(CrmRegulationCommon):
         self.assertNotIn(call.id, self.regulation().activity_type_ids())
         self.move(lead, self.stage_presentation)  # the requirement left with the type
         self.assertEqual(lead.stage_id, self.stage_presentation)
+
+    def test_won_criteria_are_tracked_after_a_move_in_the_same_transaction(self):
+        """A stage move leaves the won criteria out of its tracking (it does not write
+        them); a later write of them in the same transaction still tracks from the value
+        they had."""
+        lead = self._create_leads(1, phone="+7 900 000 00 04").with_context(tracking_disable=False)
+        self.env.cr.precommit.run()  # leads are tracked from the transaction after their creation
+        lead.with_user(self.user_salesman).write({"stage_id": self.stage_qualification.id})
+        lead.with_user(self.user_salesman).write({"contract_signed": True})
+        self.env.cr.precommit.run()
+        tracked = lead.message_ids.tracking_value_ids
+        stage = tracked.filtered(lambda value: value.field_id.name == "stage_id")
+        self.assertEqual(stage.mapped("old_value_char"), ["New Lead"])
+        signed = tracked.filtered(lambda value: value.field_id.name == "contract_signed")
+        self.assertEqual(signed.mapped("old_value_integer"), [0])
+        self.assertEqual(signed.mapped("new_value_integer"), [1])
