@@ -5,25 +5,34 @@ otherwise keep its id."""
 from odoo import models
 
 
-class MailActivityPlan(models.Model):
-    _inherit = "mail.activity.plan"
+class CrmRegulationNamedMixin(models.AbstractModel):
+    _name = "crm.regulation.named.mixin"
+    _description = "Record Named by the Sales Regulation"
+
+    def _regulation_named_ids(self, regulation):
+        """The ids of this model that ``regulation`` names."""
+        raise NotImplementedError
 
     def unlink(self):
         regulation = self.env["crm.regulation.rule"]._get_regulation()
-        named = not regulation.plan_ids().isdisjoint(self.ids)
+        named = not self._regulation_named_ids(regulation).isdisjoint(self.ids)
         result = super().unlink()
         if named:
             self.env.registry.clear_cache()
         return result
+
+
+class MailActivityPlan(models.Model):
+    _name = "mail.activity.plan"
+    _inherit = ["mail.activity.plan", "crm.regulation.named.mixin"]
+
+    def _regulation_named_ids(self, regulation):
+        return regulation.plan_ids()
 
 
 class MailActivityType(models.Model):
-    _inherit = "mail.activity.type"
+    _name = "mail.activity.type"
+    _inherit = ["mail.activity.type", "crm.regulation.named.mixin"]
 
-    def unlink(self):
-        regulation = self.env["crm.regulation.rule"]._get_regulation()
-        named = not regulation.activity_type_ids().isdisjoint(self.ids)
-        result = super().unlink()
-        if named:
-            self.env.registry.clear_cache()
-        return result
+    def _regulation_named_ids(self, regulation):
+        return regulation.activity_type_ids()
