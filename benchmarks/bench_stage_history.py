@@ -233,6 +233,9 @@ def main():
     for name, reg in registries.items():
         ids, target = prepare(reg, 2000)
         data[name] = (prepare_shapes(reg, ids), target)
+        with reg.cursor() as cr:
+            # planner statistics, as a database in use has them (the generated rows have none)
+            cr.execute("ANALYZE")
         # what the end of a request does: the caches cleared by the set-up are signalled
         # (a request that changed no configuration starts from there)
         reg.signal_changes()
