@@ -168,7 +168,7 @@ class CrmLead(models.Model):
             return False
         env = self.env
         profile = env.cr.cache.get(READER_PROFILES, NO_PROFILES).get(env.uid)
-        if profile is not None and profile[0] is None and not env.registry.cache_invalidated:
+        if profile is not None and profile.sales_end is None and not env.registry.cache_invalidated:
             return True
         return not self._regulation_field_refused(field, operation)
 

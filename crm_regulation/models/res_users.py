@@ -38,6 +38,13 @@ class Grant(NamedTuple):
     date_end: object  # naive UTC datetime
 
 
+class ReaderProfile(NamedTuple):
+    """What the field access of leads needs to know about one user, cached per user."""
+
+    sales_end: object  # until when a sales role is held: None for good, False not at all
+    readers: frozenset  # the reader roles held: marketer, support, accountant
+
+
 class RegulationScope(NamedTuple):
     """What the role matrix needs to know about one user, cached per user.
 
@@ -157,14 +164,13 @@ class ResUsers(models.Model):
     @api.model
     @tools.ormcache("self.env.uid")
     def _crm_regulation_reader_profile(self):
-        """(until when the user holds the salesperson role, as ``_crm_regulation_hold_end``;
-        the reader roles they hold): what ``crm.lead``'s field access needs on every field
-        read of a lead, in one cache lookup (the end is compared with the current time by
+        """ReaderProfile: what ``crm.lead``'s field access needs on every field read of a
+        lead, in one cache lookup (the end is compared with the current time by
         the caller, never at caching time)."""
         user = self.env.user
-        return (
-            self.sudo(False)._crm_regulation_hold_end("sales_team.group_sale_salesman"),
-            frozenset(
+        return ReaderProfile(
+            sales_end=self.sudo(False)._crm_regulation_hold_end("sales_team.group_sale_salesman"),
+            readers=frozenset(
                 name
                 for name in ("marketer", "support", "accountant")
                 if user.has_group(SCOPE_GROUPS[name])
