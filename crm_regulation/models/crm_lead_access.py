@@ -31,8 +31,8 @@ SENSITIVE_FIELDS = frozenset(
 # what the roles outside the sales hierarchy may edit on a lead
 MARKETER_FIELDS = frozenset({"campaign_id", "medium_id", "source_id"})
 ACCOUNTANT_FIELDS = frozenset({"contract_signed", "contract_date", "first_payment_date"})
-# {registry class of crm.lead: the _has_field_access after this module's} (a registry
-# reload makes new classes: a few entries per reload in a process)
+# {registry class of crm.lead: (its bases, the _has_field_access after this module's)} (a
+# registry reload makes new classes: a few entries per reload in a process)
 _NEXT_FIELD_ACCESS = {}
 NO_PROFILES = {}
 READER_VIEWS = {
@@ -97,10 +97,10 @@ class CrmLead(models.Model):
         return readers
 
     def _regulation_reader_profile(self):
-        """``res.users._crm_regulation_reader_profile``, kept on the cursor per user while
-        this thread clears no cache (a role, team or access request changed in this
-        transaction: the cache itself is asked then). Other transactions' changes are not
-        seen by this one's snapshot anyway; role end dates are compared at each call."""
+        """``res.users._crm_regulation_reader_profile``, kept on the cursor per user for the
+        transaction, while this thread clears no cache (a role, team or access request
+        changed in this transaction: the cache itself is asked then; a role change in any
+        thread sharing the cursor empties it). Role end dates are compared at each call."""
         env = self.env
         memo = flags(env, READER_PROFILES)
         if "default" in env.registry.cache_invalidated:
@@ -108,6 +108,11 @@ class CrmLead(models.Model):
             return env["res.users"]._crm_regulation_reader_profile()
         profile = memo.get(env.uid)
         if profile is None:
+            if not memo:
+                # for this transaction only: a cursor that commits and goes on (a cron's
+                # next run) sees the roles other workers changed in the meantime
+                env.cr.postcommit.add(memo.clear)
+                env.cr.postrollback.add(memo.clear)
             profile = memo[env.uid] = env["res.users"]._crm_regulation_reader_profile()
         return profile
 
@@ -161,9 +166,10 @@ class CrmLead(models.Model):
         # crm.lead at each call), and a user known in this cursor to hold a sales role for
         # good is refused nothing after two dict lookups.
         cls = type(self)
-        parent = _NEXT_FIELD_ACCESS.get(cls)
-        if parent is None:
-            parent = _NEXT_FIELD_ACCESS[cls] = super()._has_field_access.__func__
+        bases, parent = _NEXT_FIELD_ACCESS.get(cls, (None, None))
+        if bases is not cls.__bases__:  # new, or the class got other parents (module load)
+            parent = super()._has_field_access.__func__
+            _NEXT_FIELD_ACCESS[cls] = (cls.__bases__, parent)
         if not parent(self, field, operation):
             return False
         env = self.env

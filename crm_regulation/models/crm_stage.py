@@ -83,9 +83,10 @@ class CrmStage(models.Model):
     @api.model
     def _regulation_order(self):
         """Every stage id in the kanban order (read at each use: not in the cached
-        regulation, so that resequencing the columns keeps every worker's cache)."""
+        regulation, so that resequencing the columns keeps every worker's cache); stages of
+        the same sequence by id, the same order in every language."""
         # sudo: the order of the pipeline's stages, configuration everyone reads
-        return self.sudo().search([]).ids  # pylint: disable=no-search-all
+        return self.sudo().search([], order="sequence, id").ids  # pylint: disable=no-search-all
 
     def _sla_teams(self):
         # sudo: teams to reschedule, whoever edits the stage

@@ -30,6 +30,28 @@ class TestAccessControl(RoleMatrixCommon):
     # a salesperson attacking a colleague's lead
     # ------------------------------------------------------------
 
+    def test_leaving_a_team_ends_its_scope_at_once(self):
+        """Archiving or moving a membership (Sales Team Members list) clears the cached
+        scope of the member like any change of the team."""
+        senior = self.users["senior_salesperson"]
+        Lead = self.env["crm.lead"].with_user(senior)
+        self.assertIn(self.colleague_lead, Lead.search([]))  # the scope is cached now
+        membership = self.env["crm.team.member"].search(
+            [("user_id", "=", senior.id), ("crm_team_id", "=", self.team.id)]
+        )
+        membership.crm_team_id = self.other_team
+        self.assertNotIn(self.colleague_lead, Lead.search([]))
+        self.assertIn(self.other_lead, Lead.search([]))
+        membership.action_archive()
+        self.assertNotIn(self.other_lead, Lead.search([]))
+
+    def test_the_field_access_memo_lasts_one_transaction(self):
+        self.registry.cache_invalidated.clear()
+        self.assertEqual(self.colleague_lead.with_user(self.colleague).expected_revenue, 1000)
+        self.assertIn(self.colleague.id, self.env.cr.cache[READER_PROFILES])
+        self.env.cr.postcommit.run()  # what a commit runs after it (a cron's next run)
+        self.assertFalse(self.env.cr.cache[READER_PROFILES])
+
     def test_field_access_follows_a_role_change_in_the_same_transaction(self):
         """The field access of leads is remembered per user on the cursor (every field read
         of a lead asks it): a role taken away in the same transaction, in another thread

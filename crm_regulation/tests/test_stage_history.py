@@ -62,6 +62,15 @@ class TestStageHistory(CrmRegulationCommon):
         self.assertFalse(second.date_out)
         self.assertEqual(lead.stage_history_count, 2)
 
+    def test_repeated_ids_open_one_stay(self):
+        """``write([5, 5], ...)`` (an RPC client may repeat ids) moves the lead once."""
+        lead = self._create_leads(1)
+        self.env["crm.lead"].browse([lead.id, lead.id]).write(
+            {"stage_id": self.stage_qualification.id}
+        )
+        self.assertEqual(len(self.open_stays(lead)), 1)
+        self.assertEqual(len(self.history(lead)), 2)
+
     def test_same_stage_and_other_fields_write_nothing(self):
         lead = self._create_leads(1)
         lead.write({"stage_id": self.stage_new.id})
