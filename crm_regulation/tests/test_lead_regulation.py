@@ -392,8 +392,9 @@ class TestLeadRegulation(CrmRegulationCommon):
 
     def test_resequencing_the_columns_keeps_the_cache_and_follows_the_order(self):
         cached = self.regulation()
-        # Presentation moves before Qualification: from New Lead (no skipping), it is next
-        self.stage_presentation.sequence = self.stage_new.sequence + 1
+        # Qualification moves after Presentation: from New Lead (no skipping), Presentation
+        # is next
+        self.stage_qualification.sequence = self.stage_presentation.sequence + 1
         self.stage_qualification.name = "Qualification call"  # renaming: no clearing either
         self.assertIs(self.regulation(), cached)
         lead = self._create_leads(1)
