@@ -60,10 +60,9 @@ def post_init_hook(env):
     One INSERT ... SELECT over crm_lead: a database with a million leads is not walked
     record by record.
     """
+    # the closed stays get their business hours with the row: no second pass
     count = env["crm.lead.stage.history"]._backfill(bulk=True)
     _logger.info("crm_regulation: stage history opened for %s existing leads", count)
-    count = env["crm.lead.stage.history"]._fill_business_hours()
-    _logger.info("crm_regulation: business hours of %s closed stays computed", count)
 
 
 def uninstall_hook(env):

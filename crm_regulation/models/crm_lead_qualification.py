@@ -125,11 +125,9 @@ class CrmLeadQualification(models.Model):
     def _qualification_settle(self, states, regulation, updates):
         """The leads of ``states`` waiting to be qualified that now are (or are closed):
         their deadline is met (values added to ``updates``)."""
-        waiting_states = self._regulation_field_caches(("qualification_state",))
+        current = self._regulation_field_caches(("qualification_state",))["qualification_state"]
         waiting = [
-            state
-            for state in states
-            if waiting_states["qualification_state"][state.id] in ("pending", "warned", "overdue")
+            state for state in states if current[state.id] in ("pending", "warned", "overdue")
         ]
         if not waiting:
             return

@@ -602,10 +602,9 @@ class CrmLeadRegulation(models.Model):
         lead qualified or closed has met its qualification deadline; a lead that moves or
         comes back is no longer stale."""
         moved = {t.lead_id for t in transitions if t.entered or t.lost or t.won}
-        if moved:
+        moved_states = [state for state in states if state.id in moved]
+        if moved_states:
             # sudo: the moved leads' regulation fields (system fields)
-            leads = self.browse([state.id for state in states if state.id in moved]).sudo()
-            leads._qualification_settle(
-                [state for state in states if state.id in moved], regulation, updates
-            )
+            leads = self.browse([state.id for state in moved_states]).sudo()
+            leads._qualification_settle(moved_states, regulation, updates)
             leads._stale_touch(updates)

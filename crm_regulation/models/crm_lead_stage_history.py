@@ -161,13 +161,13 @@ class CrmLeadStageHistory(models.Model):
     # ------------------------------------------------------------
 
     @api.model
-    def _sync_leads(self, leads, states=None, sla=None, date_in_from_lead=False, became_lost=False):
+    def _sync_leads(self, leads, states, sla, date_in_from_lead=False, became_lost=False):
         """Bring the stays of ``leads`` in line with their current state.
 
         Invariant: a lead that is active and has a stage has exactly one open stay, in that
         stage; any other lead has none. The leads' new values are taken from the ORM cache
-        (no early flush of crm_lead; ``states``: their LeadState when the caller already
-        read them), then, in one statement:
+        (no early flush of crm_lead: ``states``, their LeadState as the write path read
+        them), then, in one statement:
 
         1. open stays that no longer match (stage changed, lead archived, lost or won) are
            closed, with how they ended;
@@ -187,10 +187,7 @@ class CrmLeadStageHistory(models.Model):
             return
         cr = self.env.cr
         now = cr.now()
-        if states is None:
-            states = leads._regulation_states()
         lost_ids = [state.id for state in states if state.lost]
-        sla = sla or {}
         # new leads enter their stage at date_last_stage_update (an import may set it)
         date_in = (
             SQL(
