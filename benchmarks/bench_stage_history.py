@@ -131,10 +131,13 @@ def create_rules(env, stages, count=20):
     return Rule.create(vals[:count])
 
 
-def prepare(registry, count):
+def prepare(registry, count, mode=None):
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
         ids = generate_leads(env, count, seed=7)
+        if mode:
+            # the regulation mode of every team of the addon's databases
+            env["crm.team"].with_context(active_test=False).search([]).regulation_mode = mode
         stages = env["crm.stage"].search([("name", "like", "Bench %")], order="sequence")
         # every lead moves: pick a stage none of them is in (the won stage is excluded)
         target = stages.filtered(lambda s: s.name == "Bench Contract")
@@ -222,6 +225,7 @@ def main():
     parser.add_argument("-c", "--config", required=True)
     parser.add_argument("--stock-db", required=True)
     parser.add_argument("--addon-db", required=True)
+    parser.add_argument("--audit-db", help="a copy of the addon's database, teams in audit")
     parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--committed-rounds", type=int, default=5)
     parser.add_argument("--backfill-leads", type=int, default=100_000)
@@ -229,9 +233,13 @@ def main():
     config.parse_config(["-c", args.config])
 
     registries = {"stock": Registry(args.stock_db), "addon": Registry(args.addon_db)}
+    team_modes = {"stock": None, "addon": "enforce"}
+    if args.audit_db:
+        registries["audit"] = Registry(args.audit_db)
+        team_modes["audit"] = "audit"
     data = {}
     for name, reg in registries.items():
-        ids, target = prepare(reg, 2000)
+        ids, target = prepare(reg, 2000, team_modes[name])
         data[name] = (prepare_shapes(reg, ids), target)
         with reg.cursor() as cr:
             # planner statistics, as a database in use has them (the generated rows have none)
@@ -280,11 +288,22 @@ def main():
             # drift of a shared machine better than the ratio of medians
             paired = statistics.median(a / s for a, s in zip(addon_times, stock_times, strict=True))
             print(f"stock Odoo : median {stock * 1000:8.1f} ms  ({rounds} rounds)")
-            print(f"with addon : median {addon * 1000:8.1f} ms")
+            print(f"with addon : median {addon * 1000:8.1f} ms (teams in enforce)")
             print(
                 f"ratio addon/stock: {paired:.3f} (median of paired rounds; ratio of medians "
                 f"{addon / stock:.3f})  target <= 1.15"
             )
+            if "audit" in registries:
+                audit_times = times["audit", shape]
+                audit = statistics.median(audit_times)
+                print(f"audit mode : median {audit * 1000:8.1f} ms (teams in audit)")
+                versus = statistics.median(
+                    a / e for a, e in zip(audit_times, addon_times, strict=True)
+                )
+                print(
+                    f"ratio audit/enforce: {versus:.3f} (median of paired rounds)  "
+                    "target <= 1.0 (noise: a few %)"
+                )
             for name in registries:
                 print(
                     f"queries {name:5}: 10 leads -> {queries[(name, shape, 10)]}, "

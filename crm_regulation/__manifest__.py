@@ -2,7 +2,7 @@
     "name": "CRM Regulation",
     "summary": "Make the sales team work by its sales regulation: stage history, "
     "transition rules, disqualification, SLAs, roles and KPI digests",
-    "version": "19.0.1.6.0",
+    "version": "19.0.1.7.0",
     "category": "Sales/CRM",
     "website": "https://github.com/crm-regulation/crm_regulation",
     "author": "CRM Regulation team",
@@ -25,6 +25,7 @@
         "report/crm_lead_outcome_report_views.xml",
         "report/crm_regulation_report_views.xml",
         "views/crm_role_matrix_views.xml",
+        "views/crm_regulation_violation_views.xml",
         "views/menus.xml",
         "report/sales_regulation_report.xml",
     ],
@@ -32,6 +33,11 @@
         "demo/crm_regulation_demo.xml",
         "demo/crm_regulation_rule_demo.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "crm_regulation/static/tests/tours/**/*",
+        ],
+    },
     "pre_init_hook": "pre_init_hook",
     "post_init_hook": "post_init_hook",
     "uninstall_hook": "uninstall_hook",

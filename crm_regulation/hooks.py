@@ -50,8 +50,27 @@ def prefill_outcome_columns(cr):
     _logger.info("crm_regulation: outcome set for %s existing leads", cr.rowcount)
 
 
+def prefill_regulation_modes(cr, mode):
+    """The regulation mode of the teams that exist, and the companies' default for the
+    leads without a team (and new teams), before the ORM fills the new columns: ``audit``
+    at install (nothing is refused until an administrator enforces), the mode the teams
+    already had at an upgrade from a version without modes (``enforce``)."""
+    cr.execute(
+        """
+        ALTER TABLE crm_team ADD COLUMN IF NOT EXISTS regulation_mode varchar;
+        ALTER TABLE res_company ADD COLUMN IF NOT EXISTS crm_regulation_mode varchar;
+        """
+    )
+    cr.execute("UPDATE crm_team SET regulation_mode = %s WHERE regulation_mode IS NULL", [mode])
+    cr.execute(
+        "UPDATE res_company SET crm_regulation_mode = %s WHERE crm_regulation_mode IS NULL",
+        [mode],
+    )
+
+
 def pre_init_hook(env):
     prefill_outcome_columns(env.cr)
+    prefill_regulation_modes(env.cr, "audit")
 
 
 def post_init_hook(env):
@@ -63,8 +82,9 @@ def post_init_hook(env):
     # the closed stays get their business hours with the row: no second pass
     count = env["crm.lead.stage.history"]._backfill(bulk=True)
     _logger.info("crm_regulation: stage history opened for %s existing leads", count)
+    env["crm.team"]._regulation_announce_audit()
 
 
 def uninstall_hook(env):
     """Give Odoo's narrowed record rules back their stock domains."""
-    env["ir.rule"]._crm_regulation_narrow_stock_rules(restore=True)
+    env["ir.rule"]._crm_regulation_sync_stock_rules(restore=True)

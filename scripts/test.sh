@@ -27,6 +27,12 @@ trap 'exit 130' INT TERM
 step "set-up"
 t0=$SECONDS
 setup_venv
+# browser tours (HttpCase.start_tour) need Chromium and websocket-client: without either Odoo
+# skips them silently, so the test command installs Chromium and fails when one is missing
+ensure_debian_packages chromium
+command -v chromium >/dev/null 2>&1 || die "Chromium is not installed: the tours cannot run."
+"$VENV/bin/python" -c "import websocket" 2>/dev/null \
+    || die "websocket-client is not installed in .venv: the tours cannot run."
 log "set-up done in $((SECONDS - t0)) s"
 
 step "static checks: XML well-formedness, ruff, pylint-odoo"
@@ -93,6 +99,59 @@ case $pytest_rc in
     5) failed+=("pytest: no test ran") ;;
     *) failed+=("pytest (exit $pytest_rc)") ;;
 esac
+
+step "Odoo's own crm and sale_crm suites, with and without the addon (odoo-bin --test-tags /crm,/sale_crm)"
+# The way Odoo runs them: odoo-bin on a database where crm and sale_crm are installed (no
+# demo data), then the addon; their at_install tests run while each module loads, their
+# post_install tests with every module loaded. The same run on a database without the
+# addon gives the tests that fail without it (Odoo's own phone-format tests fail on these
+# machines): the addon may add no failure to those.
+t2=$SECONDS
+suites_rc=0
+for variant in stock addon; do
+    sdb="${DB}_odoo_$variant"
+    drop_db "$sdb"
+    slog="$ODOO_DIR/odoo-suites-$variant.log"
+    if odoo_bin -c "$CONF" -d "$sdb" -i crm,sale_crm --stop-after-init --no-http >"$slog" 2>&1 \
+        && { [ $variant = stock ] \
+            || odoo_bin -c "$CONF" -d "$sdb" -i crm_regulation --stop-after-init --no-http >>"$slog" 2>&1; }; then
+        # (its exit code says whether a test failed: the comparison below judges that)
+        odoo_bin -c "$CONF" -d "$sdb" --test-enable --test-tags /crm,/sale_crm --log-level=info \
+            --stop-after-init --http-interface=127.0.0.1 --http-port="${ODOO_SUITES_PORT:-18069}" \
+            >>"$slog" 2>&1 || true
+    else
+        suites_rc=1
+    fi
+    drop_db "$sdb"
+done
+"$VENV/bin/python" - "$ODOO_DIR/odoo-suites-stock.log" "$ODOO_DIR/odoo-suites-addon.log" <<'PY' \
+    || failed+=("Odoo's crm/sale_crm suites with the addon")
+import re, sys
+def failures(path):
+    text = open(path, encoding="utf-8", errors="replace").read()
+    ran = len(re.findall(r"odoo\.addons\.(?:crm|sale_crm)\.tests\.\S+: Starting ", text))
+    found = set()
+    for line in text.splitlines():
+        # "... ERROR <db> odoo.addons.crm.tests.x: FAIL: Subtest TestX.test_y (login='a')"
+        match = re.search(r" ERROR \S+ [\w.]+: (?:FAIL|ERROR): (?:Subtest )?(.+?)\s*$", line)
+        if match:
+            test = match.group(1)
+            if not test.startswith(("setUpClass", "tearDownClass")):
+                test = test.split(" (")[0]  # a subtest's parameters name records by id
+            found.add(test)
+    return ran, found
+(ran_stock, stock), (ran_addon, addon) = failures(sys.argv[1]), failures(sys.argv[2])
+print(f"without the addon: {ran_stock} tests run, {len(stock)} failing: {', '.join(sorted(stock)) or '-'}")
+print(f"with the addon:    {ran_addon} tests run, {len(addon)} failing: {', '.join(sorted(addon)) or '-'}")
+new = sorted(addon - stock)
+for test in new:
+    print(f"fails only with the addon: {test}")
+ok = ran_stock > 100 and ran_addon >= ran_stock and not new
+print("Odoo's suites with the addon:", "ok" if ok else "FAILED")
+sys.exit(not ok)
+PY
+[ $suites_rc = 0 ] || { tail -n 20 "$ODOO_DIR/odoo-suites-addon.log"; failed+=("Odoo's suites: set-up or run failed"); }
+log "Odoo's suites, both runs: $((SECONDS - t2)) s"
 
 step "uninstall on $DB: every lead must stay (but the addon's own demo leads)"
 # Odoo removes the records a module created from its own data files (here the demo leads)

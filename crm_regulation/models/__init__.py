@@ -1,6 +1,7 @@
 # isort: skip_file
 # the mixin first: the other models inherit it
 from . import crm_regulation_config_mixin, crm_regulation_scope_mixin, crm_regulation_sla_mixin
+from . import crm_regulation_column_defaults
 from . import (
     crm_lead,
     crm_lead_regulation,
@@ -14,6 +15,7 @@ from . import (
     crm_lead_stage_history,
     crm_lost_reason,
     crm_regulation_rule,
+    crm_regulation_violation,
     crm_stage,
     crm_stage_sla,
     crm_team,

@@ -490,6 +490,16 @@ class CrmAccessRequest(models.Model):
                 )
             )
 
+    @api.model
+    def _crm_regulation_granting(self):
+        """Whether a temporary access to leads or teams is approved (its rules active)."""
+        # sudo: whether any approved access exists (a yes/no)
+        return bool(
+            self.sudo().search_count(
+                [("state", "=", "approved"), ("request_type", "!=", "role")], limit=1
+            )
+        )
+
     def action_approve(self, revision=None):
         self._check_approver()
         self._check_revision(revision)

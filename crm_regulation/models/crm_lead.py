@@ -17,7 +17,7 @@ from collections import defaultdict
 from odoo import api, fields, models
 from odoo.exceptions import AccessError
 
-from .cursor_flags import UNTRACKED, pushed, stack
+from .cursor_flags import SYSTEM_WRITE, UNTRACKED, flag, flagged, pushed, stack
 from .regulation import STATE_FIELDS, Before, LeadState
 
 # Fields whose change can start or end a stay in a stage. A probability set to 0 matters
@@ -111,7 +111,12 @@ class CrmLead(models.Model):
         if not self.env.su and SYSTEM_FIELDS.intersection(vals):
             raise AccessError(self._regulation_system_fields_error())
         if not (TRANSITION_FIELDS.intersection(vals) or REASON_FIELDS.intersection(vals)):
-            with pushed(self.env, UNTRACKED, PLAIN_TRACKED_FIELDS.difference(vals)):
+            untracked = PLAIN_TRACKED_FIELDS.difference(vals)
+            if flagged(self.env, SYSTEM_WRITE):
+                # the review a new loss is put up for is no news of its own (the loss is
+                # tracked); the review's decisions are
+                untracked = untracked | {"loss_review_state"}
+            with pushed(self.env, UNTRACKED, untracked):
                 result = super().write(vals)
             if "team_id" in vals:
                 self._sla_follow_team()
@@ -131,7 +136,7 @@ class CrmLead(models.Model):
         self._regulation_enforce(transitions, regulation)
         if REASON_FIELDS.intersection(vals):
             # the reason of a lead already lost changes: its requirements still hold
-            lost = self._regulation_lost_already(before, states, transitions)
+            lost = self._regulation_lost_already(before, states, transitions, regulation)
             self._regulation_enforce(lost, regulation, rules=False)
         became_lost = vals.get("probability", 1) == 0
         moved = became_lost or bool(STAY_FIELDS.intersection(vals))
@@ -168,9 +173,10 @@ class CrmLead(models.Model):
         for lead_id, values in updates.items():
             if values:
                 groups[tuple(sorted(values.items()))].append(lead_id)
-        for values, lead_ids in groups.items():
-            # sudo: system fields; values computed by the write path, not given by the caller
-            self.browse(lead_ids).sudo().write(dict(values))
+        with flag(self.env, SYSTEM_WRITE):
+            for values, lead_ids in groups.items():
+                # sudo: system fields; values computed by the write path, not given by the caller
+                self.browse(lead_ids).sudo().write(dict(values))
 
     # ------------------------------------------------------------
     # Lead values from the ORM cache (one pass over the batch)

@@ -207,7 +207,7 @@ class CrmLead(models.Model):
         """Below head of sales, nobody gives a lead to another person or team: a
         salesperson only takes an unassigned lead, or creates one, for themselves and in
         their own teams."""
-        if self._regulation_is_manager():
+        if self._regulation_is_manager() or not self.env["res.users"]._crm_regulation_governed():
             return
         uid = self.env.uid
         own_teams = set(self.env["res.users"]._crm_regulation_scope().team_ids)
@@ -246,7 +246,7 @@ class CrmLead(models.Model):
         return super().write(vals)
 
     def export_data(self, fields_to_export):
-        if not self._regulation_is_manager():
+        if self.env["res.users"]._crm_regulation_governed() and not self._regulation_is_manager():
             raise AccessError(
                 self.env._("Only the head of sales and CRM administrators export leads.")
             )
@@ -261,13 +261,14 @@ class CrmLead(models.Model):
         documents). Below those who may delete leads, the merged leads are archived with a
         link to the lead they went into instead of deleted (``unlink`` below: Odoo's merge
         and its convert wizard delete them as superuser)."""
-        if not self.env.su:
+        governed = self.env["res.users"]._crm_regulation_governed()
+        if governed:
             self.check_access("write")
         head = super()._merge_opportunity(
             user_id=user_id, team_id=team_id, auto_unlink=False, max_length=max_length
         )
         tails = self - head
-        if not self.env.su and not tails.has_access("unlink"):
+        if governed and not tails.has_access("unlink"):
             # merges by users who may not delete leads: Odoo deletes the tails as superuser
             flags(self.env, MERGED).update(dict.fromkeys(tails.ids, head.id))
         if auto_unlink:

@@ -9,7 +9,9 @@ from odoo.exceptions import UserError
 from odoo.fields import Domain
 
 from .crm_lead_regulation import MAX_LEADS_IN_ERROR
+from .crm_regulation_violation import Violation
 from .cursor_flags import MAIL_GATEWAY, flag, flagged
+from .regulation import ENFORCE, OFF
 
 
 # one capability a file (crm_lead.py says which)
@@ -23,6 +25,7 @@ class CrmLeadDuplicates(models.Model):
         # sudo: duplicates are searched in every team (only what the user may read is named)
         leads = self.sudo().filtered(
             lambda lead: lead.team_id.duplicate_policy in ("warn", "block")
+            and lead.team_id.regulation_mode != OFF
             and (lead.email_normalized or lead.phone_sanitized)
         )
         if not leads:
@@ -95,12 +98,19 @@ class CrmLeadDuplicates(models.Model):
         if not found:
             return
         from_mail = flagged(self.env, MAIL_GATEWAY)
-        blocked = [
-            (lead, originals)
+        blocking = {
+            lead: originals
             for lead, originals in found.items()
             if lead.team_id.duplicate_policy == "block" and not from_mail
+        }
+        blocked = [
+            (lead, originals)
+            for lead, originals in blocking.items()
+            if lead.team_id.regulation_mode == ENFORCE
         ]
+        Log = self.env["crm.regulation.violation"]
         if blocked:
+            Log._record(self._regulation_duplicate_violations(blocked, "refused"), refused=True)
             lines = [self.env._("These leads already exist; continue on the original leads:")]
             lines += [
                 self.env._(
@@ -112,6 +122,12 @@ class CrmLeadDuplicates(models.Model):
             ]
             lines.append(self.env._("Nothing was created."))
             raise UserError("\n".join(lines))
+        Log._record(
+            self._regulation_duplicate_violations(
+                [(lead, originals) for lead, originals in found.items()],
+                lambda lead: "would_refuse" if lead in blocking else "warned",
+            )
+        )
         texts = []
         for lead, originals in found.items():
             text = self.env._(
@@ -128,6 +144,25 @@ class CrmLeadDuplicates(models.Model):
                 "sticky": False,
             },
         )
+
+    def _regulation_duplicate_violations(self, found, outcome):
+        """[Violation] of new leads found duplicating others ([(lead, originals)]);
+        ``outcome``: a value, or a function of the lead."""
+        return [
+            Violation(
+                lead_id=lead.id,
+                lead_name=lead.display_name,
+                team_id=lead.team_id.id,
+                user_id=lead.user_id.id,
+                company_id=lead.company_id.id,
+                rule_id=None,
+                source="duplicate",
+                text=self.env._("duplicates %s", self._regulation_describe_originals(originals)),
+                mode=lead.team_id.regulation_mode,
+                outcome=outcome(lead) if callable(outcome) else outcome,
+            )
+            for lead, originals in found
+        ]
 
     @api.onchange("email_from", "phone", "team_id")
     def _onchange_regulation_duplicates(self):

@@ -6,11 +6,12 @@ from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.fields import Domain
 from odoo.tools import SQL
 from odoo.tools.mail import is_html_empty
 
 from .cursor_flags import LOSING, RESTORING, flag, flagged
-from .regulation import Requirement, Transition
+from .regulation import ENFORCE, Requirement, Transition
 from .res_users import MANAGER_GROUPS
 
 
@@ -82,6 +83,7 @@ class CrmLeadOutcome(models.Model):
         caches = self.sudo()._regulation_field_caches(
             ("won_status", "lost_reason_id", "outcome", "loss_review_state")
         )
+        reclassified = {"disqualified": [], "lost": []}
         for lead_id in self._ids:
             won_status = caches["won_status"][lead_id]
             if won_status == "won":
@@ -95,6 +97,8 @@ class CrmLeadOutcome(models.Model):
             old = caches["outcome"][lead_id]
             if outcome == old:
                 continue
+            if {old, outcome} == {"lost", "disqualified"}:
+                reclassified[outcome].append(lead_id)
             values = {"outcome": outcome}
             review = None
             if outcome in ("lost", "disqualified"):
@@ -107,8 +111,15 @@ class CrmLeadOutcome(models.Model):
                     loss_review_state=review, loss_reviewed_by_id=False, loss_review_date=False
                 )
             updates[lead_id].update(values)
+        # a lost lead's reason changed category: predictive lead scoring learnt from it as
+        # lost (now disqualified) or not (now lost)
+        reclassify = self.with_context(crm_regulation_pls_reclassify=True)
+        reclassify.browse(reclassified["disqualified"])._pls_increment_frequencies(
+            from_state="lost"
+        )
+        reclassify.browse(reclassified["lost"])._pls_increment_frequencies(to_state="lost")
 
-    def _regulation_lost_already(self, before, states, transitions):
+    def _regulation_lost_already(self, before, states, transitions, regulation):
         """Transitions standing for leads that were lost before a write and still are."""
         judged = {transition.lead_id for transition in transitions}
         return [
@@ -121,6 +132,7 @@ class CrmLeadOutcome(models.Model):
                 move=False,
                 won=False,
                 lost=True,
+                mode=regulation.mode(state.team_id, state.company_id),
             )
             for state in states
             if state.id not in judged and before[state.id].lost and state.lost
@@ -156,7 +168,14 @@ class CrmLeadOutcome(models.Model):
                 )
             text, missing = texts[key]
             items.append(
-                Requirement(text=text, missing=missing, met=met, severity="block", rule_id=0)
+                Requirement(
+                    text=text,
+                    missing=missing,
+                    met=met,
+                    severity="block",
+                    rule_id=0,
+                    source="closing",
+                )
             )
 
         for transition in transitions:
@@ -185,8 +204,12 @@ class CrmLeadOutcome(models.Model):
         return flag(self.env, RESTORING, self.ids)
 
     def _regulation_lost_not_restoring(self):
+        """The lost leads of ``self`` that the regulation lets back only with a reason (in
+        audit mode, a return without one is logged by the write path)."""
         restoring = flagged(self.env, RESTORING)
-        return self.filtered(lambda lead: lead.won_status == "lost" and lead.id not in restoring)
+        return self._regulation_in_mode(ENFORCE).filtered(
+            lambda lead: lead.won_status == "lost" and lead.id not in restoring
+        )
 
     def action_unarchive(self):
         """Lost leads come back only with a reason: the "Return to Work" dialog."""
@@ -336,8 +359,61 @@ class CrmLeadOutcome(models.Model):
                  WHERE r.id = l.lost_reason_id AND r.id = ANY(%s) AND l.won_status = 'lost'
                    AND l.outcome IS DISTINCT FROM CASE r.category
                        WHEN 'disqualification' THEN 'disqualified' ELSE 'lost' END
+             RETURNING l.id, l.outcome
                 """,
                 reasons.ids,
             )
         )
+        changed = self.env.cr.fetchall()
         self.invalidate_model(["outcome"])
+        # predictive lead scoring: a lead now disqualified was learnt from as lost, a lead
+        # now lost was not
+        self.browse(i for i, outcome in changed if outcome == "disqualified").with_context(
+            crm_regulation_pls_reclassify=True
+        )._pls_increment_frequencies(from_state="lost")
+        self.browse(i for i, outcome in changed if outcome == "lost").with_context(
+            crm_regulation_pls_reclassify=True
+        )._pls_increment_frequencies(to_state="lost")
+
+    # ------------------------------------------------------------
+    # Predictive lead scoring learns from sales outcomes: a disqualification is none
+    # ------------------------------------------------------------
+
+    def _pls_increment_frequencies(self, from_state=None, to_state=None):
+        """crm counts a lead reaching or leaving the lost state in the scoring
+        frequencies: a disqualified one is left out (reaching it: its reason is a
+        disqualification; leaving it: its outcome, not updated yet, is disqualified)."""
+        if "lost" in (from_state, to_state) and not self.env.context.get(
+            "crm_regulation_pls_reclassify"
+        ):
+            reasons = self.env["crm.regulation.rule"]._get_regulation().reasons
+            if to_state == "lost":
+                # sudo: the category of the leads' reasons (read for the scoring)
+                lost_reasons = self.sudo()._regulation_field_caches(("lost_reason_id",))
+                self = self.browse(
+                    lead_id
+                    for lead_id in self._ids
+                    if getattr(reasons.get(lost_reasons["lost_reason_id"][lead_id]), "category", "")
+                    != "disqualification"
+                )
+            else:
+                # sudo: the outcome of the leads (read for the scoring)
+                outcomes = self.sudo()._regulation_field_caches(("outcome",))["outcome"]
+                self = self.browse(
+                    lead_id for lead_id in self._ids if outcomes[lead_id] != "disqualified"
+                )
+        if not self:
+            return None
+        return super()._pls_increment_frequencies(from_state=from_state, to_state=to_state)
+
+    def _pls_prepare_update_frequency_table(self, rebuild=False, target_state=False):
+        if rebuild:  # the rebuild reads every closed lead: not the disqualified ones
+            self = self.with_context(crm_regulation_pls_rebuild=True)
+        return super()._pls_prepare_update_frequency_table(
+            rebuild=rebuild, target_state=target_state
+        )
+
+    def _pls_get_lead_pls_values(self, domain=None):
+        if domain and self.env.context.get("crm_regulation_pls_rebuild"):
+            domain = Domain.AND([domain, [("outcome", "!=", "disqualified")]])
+        return super()._pls_get_lead_pls_values(domain=domain)

@@ -12,6 +12,7 @@ from odoo.tools import format_datetime
 from .business_clock import business_moment, clock_for
 from .caller_values import sudo_clean
 from .crm_lead import WATCHER_BATCH
+from .regulation import OFF
 
 
 class QualificationSetting(NamedTuple):
@@ -70,7 +71,9 @@ class CrmLeadQualification(models.Model):
                 calendar=team._regulation_calendar(),
             )
             for team in teams
-            if team.qualification_stage_id and team.qualification_hours > 0
+            if team.qualification_stage_id
+            and team.qualification_hours > 0
+            and team.regulation_mode != OFF
         }
 
     def _qualification_settled(self, states, regulation, settings=None):
@@ -153,7 +156,10 @@ class CrmLeadQualification(models.Model):
         )
 
     def _qualification_notify(self, now):
-        leads = self.filtered(
+        # a team switched off since: its leads have no deadline any more
+        off = self.filtered(lambda lead: lead.team_id.regulation_mode == OFF)
+        off.write({"qualification_state": False, "qualification_check_at": False})
+        leads = (self - off).filtered(
             lambda lead: lead.qualification_check_at
             and lead.qualification_check_at <= now
             and lead.qualification_state in ("pending", "warned")

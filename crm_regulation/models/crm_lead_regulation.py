@@ -11,8 +11,9 @@ from odoo.tools import SQL
 
 from .caller_values import sudo_clean
 from .crm_lead import REASON_FIELDS
+from .crm_regulation_violation import Violation
 from .cursor_flags import LOSING, flagged
-from .regulation import NEW_LEAD, Evaluation, Pipelines, Requirement, Transition
+from .regulation import ENFORCE, NEW_LEAD, OFF, Evaluation, Pipelines, Requirement, Transition
 
 # A refusal names at most this many leads (the count of the others follows).
 MAX_LEADS_IN_ERROR = 200
@@ -81,13 +82,14 @@ class CrmLeadRegulation(models.Model):
         transitions = []
         for lead in self:
             next_stage = 0
+            mode = regulation.mode(lead.team_id.id, lead.company_id.id)
             # saved leads only: a lead being created has no activities or history yet
-            if lead.active and lead.stage_id and isinstance(lead.id, int):
+            if lead.active and lead.stage_id and isinstance(lead.id, int) and mode != OFF:
                 pipeline = pipelines.of(lead.team_id.id)
                 if lead.stage_id.id in pipeline:
                     index = pipeline.index(lead.stage_id.id)
                     next_stage = pipeline[index + 1] if index + 1 < len(pipeline) else 0
-            lead.regulation_next_stage_id = next_stage
+            lead.regulation_next_stage_id = next_stage or False
             if next_stage:
                 stage = regulation.stages[next_stage]
                 transitions.append(
@@ -100,6 +102,7 @@ class CrmLeadRegulation(models.Model):
                         move=True,
                         won=stage.is_won,
                         lost=False,
+                        mode=mode,
                     )
                 )
         saved = self.browse([t.lead_id for t in transitions])
@@ -144,6 +147,18 @@ class CrmLeadRegulation(models.Model):
         if guidance:
             html += Markup('<p class="text-muted mb-0">%s</p>') % guidance
         return html + Markup("</div>")
+
+    def _regulation_in_mode(self, *modes):
+        """The leads of ``self`` whose regulation mode (their team's, else their
+        company's) is one of ``modes``."""
+        regulation = self.env["crm.regulation.rule"]._get_regulation()
+        # sudo: the team and company of the leads (their mode)
+        caches = self.sudo()._regulation_field_caches(("team_id", "company_id"))
+        return self.browse(
+            lead_id
+            for lead_id in self._ids
+            if regulation.mode(caches["team_id"][lead_id], caches["company_id"][lead_id]) in modes
+        )
 
     @api.model
     def _regulation_pipelines(self, regulation):
@@ -190,13 +205,17 @@ class CrmLeadRegulation(models.Model):
                     won=entered and stages[new_stage].is_won and not old_won,
                     lost=lost,
                     restored=restored,
+                    mode=regulation.mode(state.team_id, state.company_id),
                 )
             )
         return transitions
 
     def _regulation_enforce(self, transitions, regulation, rules=True):
-        """Refuse the batch in one error naming every lead and every unmet blocking
-        requirement, or log its warnings and bypasses on the leads."""
+        """Judge the transitions of the leads whose team's mode is not off: in enforce
+        mode, refuse the batch in one error naming every lead and every unmet blocking
+        requirement (logged as refused); in audit mode, log them as would-be refusals.
+        Warnings and bypasses are logged and noted on the leads in both modes."""
+        transitions = [transition for transition in transitions if transition.mode != OFF]
         if not transitions:
             return
         requirements = self._regulation_requirements(
@@ -212,10 +231,44 @@ class CrmLeadRegulation(models.Model):
                 else:
                     blocked.setdefault(lead_id, []).append(item)
         by_id = {transition.lead_id: transition for transition in transitions}
-        if blocked:
-            raise UserError(self._regulation_error_message(blocked, by_id))
+        refused = {
+            lead_id: items for lead_id, items in blocked.items() if by_id[lead_id].mode == ENFORCE
+        }
+        Log = self.env["crm.regulation.violation"]
+        if refused:
+            Log._record(self._regulation_violations(refused, by_id, "refused"), refused=True)
+            raise UserError(self._regulation_error_message(refused, by_id))
+        Log._record(
+            self._regulation_violations(blocked, by_id, "would_refuse")
+            + self._regulation_violations(warnings, by_id, "warned")
+            + self._regulation_violations(bypasses, by_id, "bypassed")
+        )
         if warnings or bypasses:
             self._regulation_log(warnings, bypasses, by_id)
+
+    def _regulation_violations(self, entries, by_id, outcome):
+        """[Violation] of ``entries`` ({lead id: [Requirement]}) for the compliance log."""
+        if not entries:
+            return []
+        # sudo: the name, salesperson and company of the leads being judged (log values)
+        leads = self.sudo().browse(list(entries))
+        caches = leads._regulation_field_caches(("user_id", "company_id"))
+        return [
+            Violation(
+                lead_id=lead.id,
+                lead_name=lead.display_name,
+                team_id=by_id[lead.id].team_id,
+                user_id=caches["user_id"][lead.id],
+                company_id=caches["company_id"][lead.id],
+                rule_id=item.rule_id or None,
+                source="rule" if item.rule_id else item.source,
+                text=item.missing,
+                mode=by_id[lead.id].mode,
+                outcome=outcome,
+            )
+            for lead in leads
+            for item in entries[lead.id]
+        ]
 
     def _regulation_requirements(
         self, transitions, regulation, unmet_only=False, rules=True, pipelines=None
@@ -540,7 +593,9 @@ class CrmLeadRegulation(models.Model):
         entering = [
             transition
             for transition in transitions
-            if transition.entered and regulation.stages[transition.to_stage_id].plan_id
+            if transition.entered
+            and transition.mode != OFF
+            and regulation.stages[transition.to_stage_id].plan_id
         ]
         if not entering:
             return

@@ -18,6 +18,7 @@ from .regulation import (
     DEFAULT_SLA,
     NEW_LEAD,
     NO_SLA,
+    OFF,
     SlaPlan,
     SlaStart,
     SlaStay,
@@ -95,7 +96,7 @@ class CrmLeadSla(models.Model):
         result = {}
         for stay in stays:
             spec = regulation.sla(stay.team_id, stay.stage_id)
-            if spec is None:
+            if spec is None or regulation.mode(stay.team_id, stay.company_id) == OFF:
                 result[stay.lead_id] = NO_SLA
             else:
                 by_calendar[calendars[stay.team_id or 0]].append((stay, spec))
@@ -152,8 +153,8 @@ class CrmLeadSla(models.Model):
             return None
         teams = self._regulation_field_caches(("team_id",))["team_id"]
         team_ids = {teams[lead_id] for lead_id in self._ids}
-        if len(team_ids) != 1:
-            return None
+        if len(team_ids) != 1 or not next(iter(team_ids)):
+            return None  # (a lead without a team: its company's mode, in ``_sla_sync``)
         now = self.env.cr.now().replace(microsecond=0)
         stay = SlaStay(
             lead_id=0, team_id=team_ids.pop(), stage_id=stage_id, start=now, old_state=None
@@ -191,6 +192,7 @@ class CrmLeadSla(models.Model):
                         stage_id=state.stage_id,
                         start=start.replace(microsecond=0),
                         old_state=None,
+                        company_id=state.company_id,
                     )
                 )
             elif not running and caches["sla_state"][state.id]:
@@ -243,7 +245,7 @@ class CrmLeadSla(models.Model):
             SQL(
                 """SELECT l.id, l.team_id, l.stage_id,
                           COALESCE(h.date_in, l.date_last_stage_update, l.create_date),
-                          l.sla_state, l.sla_deadline, l.sla_warning_at
+                          l.sla_state, l.sla_deadline, l.sla_warning_at, l.company_id
                      FROM crm_lead l
                      JOIN crm_stage s ON s.id = l.stage_id AND s.is_won IS NOT TRUE
                 LEFT JOIN crm_lead_stage_history h ON h.lead_id = l.id AND h.date_out IS NULL
@@ -260,15 +262,16 @@ class CrmLeadSla(models.Model):
                     stage_id=stage_id,
                     start=start.replace(microsecond=0),
                     old_state=old_state,
+                    company_id=company_id,
                 )
-                for lead_id, team_id, stage_id, start, old_state, _deadline, _warning in rows
+                for lead_id, team_id, stage_id, start, old_state, _dl, _wa, company_id in rows
             ],
             regulation,
             now,
         )
         changes = [
             (lead_id, planned[lead_id])
-            for lead_id, _team, _stage, _start, old_state, old_deadline, old_warning in rows
+            for lead_id, _team, _stage, _start, old_state, old_deadline, old_warning, _c in rows
             if planned[lead_id][:3] != (old_deadline, old_warning, old_state)
         ]
         for index in range(0, len(changes), RESCHEDULE_CHUNK):

@@ -65,7 +65,8 @@ class CrmLeadStale(models.Model):
             ),
             "flag": SQL(
                 """SELECT l.id FROM crm_lead l JOIN crm_team t ON t.id = l.team_id
-                WHERE t.stale_days > 0 AND %(open)s AND l.stale_date IS NULL
+                WHERE t.stale_days > 0 AND t.regulation_mode <> 'off'
+                  AND %(open)s AND l.stale_date IS NULL
                   AND l.date_last_stage_update < %(now)s - make_interval(days => t.stale_days)
                   -- the same bound with the smallest setting: an index range on
                   -- date_last_stage_update (the team's own bound alone cannot use one)
@@ -83,6 +84,8 @@ class CrmLeadStale(models.Model):
                 """SELECT l.id FROM crm_lead l JOIN crm_team t ON t.id = l.team_id
                 WHERE l.stale_date IS NOT NULL AND %(open)s
                   AND t.stale_auto_lose AND t.stale_lost_reason_id IS NOT NULL
+                  -- an automatic loss enforces: not in audit mode
+                  AND t.regulation_mode = 'enforce'
                   AND l.stale_date <= %(now)s - make_interval(days => t.stale_grace_days)
                   AND l.stale_date <= %(now)s - make_interval(days => (
                       SELECT min(stale_grace_days) FROM crm_team WHERE stale_auto_lose))

@@ -4,7 +4,11 @@ from odoo.exceptions import UserError
 
 class CrmLostReason(models.Model):
     _name = "crm.lost.reason"
-    _inherit = ["crm.lost.reason", "crm.regulation.config.mixin"]
+    _inherit = [
+        "crm.lost.reason",
+        "crm.regulation.config.mixin",
+        "crm.regulation.column.defaults.mixin",
+    ]
     # what the cached regulation reads of a reason (not its name)
     _regulation_snapshot_fields = ("category", "requires_comment", "requires_duplicate_of")
 

@@ -320,7 +320,13 @@ class CrmRegulationRule(models.Model):
 
         slas = {(0, stage.id): sla(stage) for stage in stages if stage.sla_hours > 0}
         slas.update({(o.team_id.id, o.stage_id.id): sla(o) for o in overrides})
+        # sudo: every team's mode and every company's default (configuration, a few rows)
+        teams = self.env["crm.team"].sudo().with_context(active_test=False).search([])  # pylint: disable=no-search-all
+        # sudo: every company's default mode (configuration)
+        companies = self.env["res.company"].sudo().search([])  # pylint: disable=no-search-all
         return Regulation(
+            modes={team.id: team.regulation_mode for team in teams},
+            company_modes={company.id: company.crm_regulation_mode for company in companies},
             slas=slas,
             enabled=enabled,
             reasons={

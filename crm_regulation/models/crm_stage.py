@@ -7,7 +7,12 @@ from .crm_regulation_sla_mixin import SLA_FIELDS
 
 class CrmStage(models.Model):
     _name = "crm.stage"
-    _inherit = ["crm.stage", "crm.regulation.config.mixin", "crm.regulation.sla.mixin"]
+    _inherit = [
+        "crm.stage",
+        "crm.regulation.config.mixin",
+        "crm.regulation.sla.mixin",
+        "crm.regulation.column.defaults.mixin",
+    ]
     # what the cached regulation reads of a stage (not its name, sequence or folding)
     _regulation_snapshot_fields = (
         "team_ids",

@@ -1,7 +1,45 @@
+import logging
+
+from markupsafe import Markup
+
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
+from odoo.tools import SQL
 
 from .business_clock import BusinessClock
+from .regulation import MODES, OFF
+
+_logger = logging.getLogger(__name__)
+
+# what a head of sales edits on the teams of their tree (the rest stays with the sales
+# administrators): the regulation settings
+HEAD_OF_SALES_TEAM_FIELDS = frozenset(
+    {
+        "regulation_mode",
+        "member_pick_unassigned",
+        "resource_calendar_id",
+        "sla_override_ids",
+        "qualification_stage_id",
+        "qualification_hours",
+        "qualification_warning_hours",
+        "stale_days",
+        "stale_auto_lose",
+        "stale_grace_days",
+        "stale_lost_reason_id",
+        "duplicate_policy",
+        "disqualification_alert_points",
+        "disqualification_alert_min_leads",
+    }
+)
+# the rollout view's window: compliance of the last four weeks
+COMPLIANCE_DAYS = 28
+
+REGULATION_MODES = [
+    ("off", "Off"),
+    ("audit", "Audit"),
+    ("enforce", "Enforce"),
+]
+assert tuple(key for key, _label in REGULATION_MODES) == MODES
 
 # team fields the role matrix reads (RegulationScope): a change clears the cached scopes
 SCOPE_TEAM_FIELDS = {
@@ -16,7 +54,8 @@ SCOPE_TEAM_FIELDS = {
 
 
 class CrmTeam(models.Model):
-    _inherit = "crm.team"
+    _name = "crm.team"
+    _inherit = ["crm.team", "crm.regulation.column.defaults.mixin"]
     _parent_store = True
 
     parent_id = fields.Many2one(
@@ -28,6 +67,15 @@ class CrmTeam(models.Model):
         help="The head of sales of a team sees the leads of its sub-teams too.",
     )
     parent_path = fields.Char(index=True)
+    regulation_mode = fields.Selection(
+        REGULATION_MODES,
+        required=True,
+        tracking=True,
+        default=lambda self: self.env.company.crm_regulation_mode or "audit",
+        help="Off: nothing of the sales regulation applies to the team's leads. Audit: "
+        "everything is checked and recorded in the compliance log, nothing is refused (a "
+        "pilot). Enforce: what the regulation does not allow is refused.",
+    )
     child_ids = fields.One2many("crm.team", "parent_id", string="Sub-teams")
     member_pick_unassigned = fields.Boolean(
         string="Members See Unassigned Leads",
@@ -49,6 +97,18 @@ class CrmTeam(models.Model):
         string="Stage SLAs of the Team",
         help="SLAs of this team that replace the stages' own (0 hours: no SLA in that stage "
         "for this team).",
+    )
+    regulation_attempt_count = fields.Integer(
+        string="Regulated Moves (4 Weeks)", compute="_compute_regulation_compliance"
+    )
+    regulation_breach_count = fields.Integer(
+        string="Would Be Refused (4 Weeks)", compute="_compute_regulation_compliance"
+    )
+    regulation_compliance = fields.Float(
+        string="Compliance (4 Weeks)",
+        compute="_compute_regulation_compliance",
+        help="Share of the stage moves and closings of the last four weeks that met the "
+        "regulation (moves refused or that would have been refused count against it).",
     )
     # qualification deadline
     qualification_stage_id = fields.Many2one(
@@ -184,16 +244,130 @@ class CrmTeam(models.Model):
         if self._has_cycle():
             raise ValidationError(self.env._("A team cannot be its own parent or sub-team."))
 
+    def _compute_regulation_compliance(self):
+        """Moves of the last four weeks (stays started, plus refused attempts) against those
+        the regulation refused or would have refused (one per lead and call), per team:
+        two grouped queries for every team shown."""
+        since = fields.Datetime.subtract(fields.Datetime.now(), days=COMPLIANCE_DAYS)
+        team_ids = [team_id for team_id in self.ids if isinstance(team_id, int)]
+        moves, breaches, refused = {}, {}, {}
+        if team_ids:
+            # sudo: counts of the teams' stays (no stay is shown)
+            moves = dict(
+                self.env["crm.lead.stage.history"]
+                .sudo()
+                ._read_group(
+                    [("team_id", "in", team_ids), ("date_in", ">=", since)],
+                    ["team_id"],
+                    ["__count"],
+                )
+            )
+            self.env["crm.regulation.violation"].flush_model()
+            for team_id, breached, refusals in self.env.execute_query(
+                SQL(
+                    """SELECT team_id,
+                              count(DISTINCT (COALESCE(lead_id, -id), date)),
+                              count(DISTINCT (COALESCE(lead_id, -id), date))
+                                  FILTER (WHERE outcome = 'refused')
+                         FROM crm_regulation_violation
+                        WHERE team_id = ANY(%s) AND date >= %s
+                          AND outcome IN ('refused', 'would_refuse')
+                     GROUP BY team_id""",
+                    team_ids,
+                    since,
+                )
+            ):
+                breaches[team_id], refused[team_id] = breached, refusals
+        for team in self:
+            attempts = moves.get(team._origin, 0) + refused.get(team._origin.id, 0)
+            breached = breaches.get(team._origin.id, 0)
+            team.regulation_attempt_count = attempts
+            team.regulation_breach_count = breached
+            team.regulation_compliance = (
+                100.0 * (attempts - breached) / attempts if attempts else 100.0
+            )
+
+    def action_regulation_enforce(self):
+        """The rollout's last step: the regulation refuses what it does not allow."""
+        self.write({"regulation_mode": "enforce"})
+        return True
+
+    def action_view_compliance(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "crm_regulation.crm_regulation_violation_action"
+        )
+        action["domain"] = [("team_id", "=", self.id)]
+        action["display_name"] = self.env._("Compliance of %s", self.display_name)
+        return action
+
+    @api.model
+    def _regulation_announce_audit(self):
+        """At install: tell on each existing team what its audit mode means and what to do
+        next (the server log says it too)."""
+        # sudo: the install's note on every team (fixed text)
+        teams = self.sudo().search([("regulation_mode", "=", "audit")])
+        for team in teams:
+            team.message_post(
+                body=Markup("<p>%s</p>")
+                % self.env._(
+                    "The sales regulation is installed in audit mode for this team: "
+                    "nothing is refused; what it would refuse is recorded in CRM > Reporting "
+                    "> Compliance. Watch compliance for two to four weeks, then press "
+                    "“Enforce the Regulation” on the team."
+                ),
+                subtype_xmlid="mail.mt_note",
+            )
+        if teams:
+            _logger.warning(
+                "crm_regulation: %s existing sales teams start in audit mode: nothing is "
+                "refused until an administrator switches them to enforce (CRM > "
+                "Configuration > Sales Teams; CRM > Reporting > Compliance).",
+                len(teams),
+            )
+
+    @api.model
+    def _regulation_check_mode(self, mode):
+        """A clear error for an unknown mode (over RPC), before the database's."""
+        if mode not in MODES:
+            raise ValidationError(
+                self.env._(
+                    "“%(mode)s” is not a regulation mode: use one of %(modes)s.",
+                    mode=mode,
+                    modes=", ".join(MODES),
+                )
+            )
+
     @api.model_create_multi
     def create(self, vals_list):
+        for vals in vals_list:
+            if "regulation_mode" in vals:
+                self._regulation_check_mode(vals["regulation_mode"])
         teams = super().create(vals_list)
         self.env.registry.clear_cache()  # the role matrix's scopes of the members
         return teams
 
     def write(self, vals):
+        if (
+            not self.env.su
+            and not vals.keys() <= HEAD_OF_SALES_TEAM_FIELDS
+            and not self.env.user.has_group("sales_team.group_sale_manager")
+            and self.env.user.has_group("crm_regulation.group_head_of_sales")
+        ):
+            raise AccessError(
+                self.env._(
+                    "A head of sales edits the regulation settings of their teams only; "
+                    "ask a sales administrator for the rest."
+                )
+            )
+        if "regulation_mode" in vals:
+            self._regulation_check_mode(vals["regulation_mode"])
         result = super().write(vals)
-        if SCOPE_TEAM_FIELDS.intersection(vals):
+        if SCOPE_TEAM_FIELDS.intersection(vals) or "regulation_mode" in vals:
             self.env.registry.clear_cache()
+        if vals.get("regulation_mode") == OFF:
+            # no deadline runs in a team without regulation
+            self.env["crm.lead"]._sla_reschedule([(team.id, None) for team in self])
         if "resource_calendar_id" in vals:
             # the SLAs of the team's open leads are counted in the new hours
             self.env["crm.lead"]._sla_reschedule([(team.id, None) for team in self])

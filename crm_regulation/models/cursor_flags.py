@@ -11,6 +11,7 @@ MAIL_GATEWAY = "crm_regulation.mail_gateway"  # the leads created now come from 
 MERGED = "crm_regulation.merged"  # {merged lead id: lead it went into}
 READER_PROFILES = "crm_regulation.reader_profiles"  # {uid: the user's reader profile}
 UNTRACKED = "crm_regulation.untracked"  # [fields the writes in progress leave alone]
+SYSTEM_WRITE = "crm_regulation.system_write"  # the write path's own write of system fields
 # the id under which a flag stands for the whole call (``flag(env, MAIL_GATEWAY)``)
 WHOLE_CALL = 0
 

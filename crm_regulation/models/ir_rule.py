@@ -17,14 +17,47 @@ NARROWED_RULES = {
 }
 
 
+# the rules of the temporary accesses (every internal user): active while one is approved
+GRANT_RULES = (
+    "crm_regulation.crm_lead_rule_granted_read",
+    "crm_regulation.crm_lead_rule_granted_write",
+)
+
+
 class IrRule(models.Model):
     _inherit = "ir.rule"
 
     @api.model
-    def _crm_regulation_narrow_stock_rules(self, restore=False):
-        """Narrow Odoo's rules at install and upgrade; restore them at uninstall."""
+    def _crm_regulation_sync_stock_rules(self, restore=False):
+        """Odoo's rules stay as Odoo ships them while the role matrix is not in use: no
+        user holds one of its roles, no company applies it to Odoo's Sales groups, no
+        temporary access is approved. Then Odoo's own users see and do exactly what they
+        did before the addon, and the rules name no field of the addon. Once it is in use,
+        Odoo's "Personal Leads" and "Personal Activities" are narrowed (to Odoo's own
+        domain again for the users it does not govern: ``RegulationScope.governed``) and
+        the temporary accesses' rules are active. Called at install, upgrade and
+        uninstall (``restore``), and when roles, the setting or approvals change."""
+        # sudo: the role matrix's switch of Odoo's rules and of its own; fixed domains
+        Rule = self.sudo()
+        in_use = not restore and self.env["res.users"]._crm_regulation_matrix_in_use()
+        granting = not restore and self.env["crm.access.request"]._crm_regulation_granting()
         for xmlid, (stock, narrowed) in NARROWED_RULES.items():
-            rule = self.env.ref(xmlid, raise_if_not_found=False)
-            if rule:
-                # sudo: install/uninstall sets fixed domains of Odoo's rules
-                rule.sudo().domain_force = stock if restore else narrowed
+            rule = Rule.env.ref(xmlid, raise_if_not_found=False)
+            domain = narrowed if in_use else stock
+            if rule and rule.domain_force != domain:
+                rule.domain_force = domain
+        for xmlid in GRANT_RULES:
+            rule = Rule.with_context(active_test=False).env.ref(xmlid, raise_if_not_found=False)
+            if rule and rule.active != granting:
+                rule.active = granting
+
+    @api.model
+    def _eval_context(self):
+        """``crm_regulation_team_ids``: the teams the user leads or belongs to and their
+        sub-teams (the tree a head of sales owns the regulation of), for the rules of
+        the regulation's configuration and compliance log."""
+        context = super()._eval_context()
+        context["crm_regulation_team_ids"] = list(
+            self.env["res.users"]._crm_regulation_scope().subteam_ids
+        )
+        return context

@@ -77,12 +77,30 @@ class SlaSpec(NamedTuple):
 DEFAULT_SLA = SlaSpec(hours=0.0, warning_ratio=1.0, notify="both", action="activity")
 
 
+# The regulation modes of a team (``crm.team.regulation_mode``): nothing of the regulation
+# applies, everything is evaluated and recorded but nothing refused, or today's enforcement.
+OFF, AUDIT, ENFORCE = "off", "audit", "enforce"
+MODES = (OFF, AUDIT, ENFORCE)
+
+
 class Regulation(NamedTuple):
     rules: tuple  # RuleSpec, in the rules' order
     stages: dict  # stage id -> StageSpec (every stage; their order: ``Pipelines``)
     enabled: bool  # anything to enforce or schedule at all
     reasons: dict  # lost reason id -> ReasonSpec (archived ones too)
     slas: dict  # (team id, stage id) -> SlaSpec; team id 0: the stage's own
+    modes: dict  # team id -> regulation mode (archived teams too)
+    company_modes: dict  # company id -> the mode of the leads without a team
+
+    def mode(self, team_id, company_id):
+        """The mode of a lead: its team's, else its company's default (the first
+        company's for a lead without either)."""
+        mode = self.modes.get(team_id) if team_id else None
+        if mode is None:
+            mode = self.company_modes.get(company_id) or next(
+                iter(self.company_modes.values()), AUDIT
+            )
+        return mode
 
     def sla(self, team_id, stage_id):
         """The SLA of a lead of ``team_id`` in ``stage_id`` (None: none; never in a won
@@ -188,6 +206,7 @@ class Transition(NamedTuple):
     won: bool
     lost: bool
     restored: bool = False  # a lost lead back to work
+    mode: str = ENFORCE  # the regulation mode of the lead (``Regulation.mode``)
 
 
 class Requirement(NamedTuple):
@@ -199,6 +218,7 @@ class Requirement(NamedTuple):
     severity: str  # block | warn
     rule_id: int  # 0: a stage shortcut
     bypassed: bool = False
+    source: str = "stage"  # what requires it, without a rule: stage | closing | duplicate
 
 
 class SlaStay(NamedTuple):
@@ -209,6 +229,7 @@ class SlaStay(NamedTuple):
     stage_id: int
     start: datetime
     old_state: str | None  # the lead's SLA state so far (None: a new stay)
+    company_id: int | None = None
 
 
 class SlaPlan(NamedTuple):

@@ -1,9 +1,13 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from .crm_team import REGULATION_MODES
+from .regulation import OFF
+
 
 class ResCompany(models.Model):
-    _inherit = "res.company"
+    _name = "res.company"
+    _inherit = ["res.company", "crm.regulation.column.defaults.mixin"]
 
     crm_sensitive_field_ids = fields.Many2many(
         "ir.model.fields",
@@ -16,6 +20,20 @@ class ResCompany(models.Model):
         "revenue, probability, internal notes and won criteria.",
     )
 
+    crm_regulation_mode = fields.Selection(
+        REGULATION_MODES,
+        string="Regulation Mode of Leads Without a Team",
+        required=True,
+        default="audit",
+        help="The regulation mode of the leads that have no sales team, and of new teams.",
+    )
+    crm_role_matrix_for_sales_groups = fields.Boolean(
+        string="Role Matrix for Odoo's Sales Groups",
+        help="Apply the role matrix to the users of Odoo's own Sales groups too (who hold "
+        "none of the regulation's roles): salespeople see the unassigned leads of their own "
+        "teams only, only heads of sales reassign and export leads, merged leads are "
+        "archived rather than deleted. Off: those users keep Odoo's own rights.",
+    )
     crm_access_max_days = fields.Integer(
         string="Temporary Access: Longest (Days)",
         default=90,
@@ -30,7 +48,24 @@ class ResCompany(models.Model):
             )
 
     def write(self, vals):
+        if "crm_regulation_mode" in vals:
+            self.env["crm.team"]._regulation_check_mode(vals["crm_regulation_mode"])
         result = super().write(vals)
-        if "crm_sensitive_field_ids" in vals:
+        if {
+            "crm_sensitive_field_ids",
+            "crm_regulation_mode",
+            "crm_role_matrix_for_sales_groups",
+        }.intersection(vals):
             self.env.registry.clear_cache()
+        if "crm_role_matrix_for_sales_groups" in vals:
+            self.env["ir.rule"]._crm_regulation_sync_stock_rules()
+        if vals.get("crm_regulation_mode") == OFF:
+            # no deadline runs for the leads without a team
+            Lead = self.env["crm.lead"]
+            Lead._sla_reschedule(
+                # sudo: the open leads without a team of these companies (their SLA)
+                lead_ids=Lead.sudo()
+                .search([("team_id", "=", False), ("company_id", "in", [False, *self.ids])])
+                .ids
+            )
         return result

@@ -22,6 +22,14 @@ GRANT_SCOPES = ("granted_read", "granted_write")
 # off a lead (stage history, reports, activity analysis)
 READABLE_SCOPE = "readable"
 ALL_LEADS_GROUP = "sales_team.group_sale_salesman_all_leads"
+# the roles of the matrix (every sales role implies the Salesperson): who holds one is governed
+# by the role matrix whatever the company's setting
+GOVERNED_GROUPS = (
+    "crm_regulation.group_salesperson",
+    "crm_regulation.group_marketer",
+    "crm_regulation.group_support",
+    "crm_regulation.group_accountant",
+)
 # Head of sales and above: reassign leads, review losses, decide on access, export
 MANAGER_GROUPS = "crm_regulation.group_head_of_sales,sales_team.group_sale_manager"
 # Context key: the scopes without the user's own temporary grants (what an approver may pass
@@ -58,6 +66,9 @@ class RegulationScope(NamedTuple):
     subteam_ids: tuple  # the user's teams and all their sub-teams
     temporary: dict  # group xmlid -> end of the temporary role that added it
     grants: tuple  # Grant
+    # the role matrix applies to the user: they hold one of its roles, or their company
+    # applies it to Odoo's own Sales groups (else those keep Odoo's own rights)
+    governed: bool = True
 
     def domain(self, scope, now, held=(), grants=True):
         """The leads of ``scope`` at ``now``; for READABLE_SCOPE, ``held`` names the scopes
@@ -78,6 +89,8 @@ class RegulationScope(NamedTuple):
         if group in self.temporary and self.temporary[group] <= now:
             return Domain.FALSE
         if scope == "own":
+            if not self.governed:  # Odoo's own "Personal Leads"
+                return Domain("user_id", "in", [self.uid, False])
             return Domain("user_id", "=", self.uid) | (
                 Domain("user_id", "=", False) & Domain("team_id", "in", self.pick_team_ids)
             )
@@ -147,19 +160,48 @@ class ResUsers(models.Model):
         end = self._crm_regulation_hold_end(groups)
         return end is None or (end is not False and end > fields.Datetime.now())
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        users = super().create(vals_list)
+        if any("group_ids" in vals for vals in vals_list):
+            self.env["ir.rule"]._crm_regulation_sync_stock_rules()
+        return users
+
     def write(self, vals):
         result = super().write(vals)
         if self._get_invalidation_fields() & vals.keys():
             # roles changed: the field access memo of this cursor too (every thread)
             flags(self.env, READER_PROFILES).clear()
+        if "group_ids" in vals:
+            self.env["ir.rule"]._crm_regulation_sync_stock_rules()
         return result
 
     @api.model
     def _crm_regulation_roles_changed(self):
         """Roles or temporary accesses changed: the cached scopes and profiles of every
-        worker, and the field access memo of this cursor."""
+        worker, the field access memo of this cursor, Odoo's rules (in use or not)."""
         self.env.registry.clear_cache()
         flags(self.env, READER_PROFILES).clear()
+        self.env["ir.rule"]._crm_regulation_sync_stock_rules()
+
+    @api.model
+    def _crm_regulation_matrix_in_use(self):
+        """Whether the role matrix governs anyone: a user holds one of its roles, or a
+        company applies it to Odoo's Sales groups."""
+        # sudo: whether any user or company uses the role matrix (a yes/no)
+        if (
+            self.env["res.company"]
+            .sudo()
+            .search_count([("crm_role_matrix_for_sales_groups", "=", True)], limit=1)
+        ):
+            return True
+        group_ids = [self.env.ref(xmlid).id for xmlid in GOVERNED_GROUPS]
+        # sudo: as above
+        return bool(
+            self.sudo()
+            .with_context(active_test=False)
+            .search_count([("all_group_ids", "in", group_ids)], limit=1)
+        )
 
     @api.model
     @tools.ormcache("self.env.uid")
@@ -226,7 +268,18 @@ class ResUsers(models.Model):
                         temporary[name] = max(end, request.date_end) if end else request.date_end
                 continue
             grants.append(request._grant())
-        return RegulationScope(uid, team_ids, pick_team_ids, subteam_ids, temporary, tuple(grants))
+        user = self.env.user
+        governed = user.company_id.crm_role_matrix_for_sales_groups or any(
+            user.has_group(xmlid) for xmlid in GOVERNED_GROUPS
+        )
+        return RegulationScope(
+            uid, team_ids, pick_team_ids, subteam_ids, temporary, tuple(grants), governed
+        )
+
+    @api.model
+    def _crm_regulation_governed(self):
+        """Whether the role matrix applies to the current user (see RegulationScope)."""
+        return not self.env.su and self._crm_regulation_scope().governed
 
 
 class ResGroups(models.Model):
@@ -236,4 +289,6 @@ class ResGroups(models.Model):
         result = super().write(vals)
         # implied groups or members changed: the field access memo of this cursor too
         flags(self.env, READER_PROFILES).clear()
+        if {"user_ids", "implied_ids", "all_user_ids"}.intersection(vals):
+            self.env["ir.rule"]._crm_regulation_sync_stock_rules()
         return result

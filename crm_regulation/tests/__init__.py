@@ -11,6 +11,7 @@ from . import (
     test_regulation_config,
     test_regulation_rpc,
     test_role_matrix,
+    test_rollout,
     test_security_attacks,
     test_security_classes,
     test_stage_history,

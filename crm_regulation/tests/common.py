@@ -19,6 +19,11 @@ class CrmRegulationCommon(TransactionCase):
         super().setUpClass()
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
         cls.company = cls.env.ref("base.main_company")
+        # the regulation enforced on the tests' teams (and leads without a team), the role
+        # matrix applied to Odoo's own Sales groups too (both off at install: test_rollout)
+        cls.env.ref("base.main_company").write(
+            {"crm_regulation_mode": "enforce", "crm_role_matrix_for_sales_groups": True}
+        )
         cls.user_salesman = mail_new_test_user(
             cls.env,
             login="reg_salesman",

@@ -33,6 +33,11 @@ class RoleMatrixCommon(TransactionCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
+        # the regulation enforced on the tests' teams (and leads without a team), the role
+        # matrix applied to Odoo's own Sales groups too (both off at install: test_rollout)
+        cls.env.ref("base.main_company").write(
+            {"crm_regulation_mode": "enforce", "crm_role_matrix_for_sales_groups": True}
+        )
         cls.users = {
             role: cls._user(f"rm_{role}", role.replace("_", " ").title(), role) for role in ROLES
         }

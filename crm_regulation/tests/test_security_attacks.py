@@ -53,6 +53,7 @@ class SecurityCommon(RoleMatrixCommon):
 
 
 @tagged("post_install", "-at_install")
+@freeze_time(NOW)  # UNTIL is a fixed date: the requests end after NOW
 class TestAccessRequestCommands(SecurityCommon):
     """Finding 1 (critical): x2many commands in the requester's values ran as superuser."""
 
@@ -759,6 +760,7 @@ class TestSecondReview(SecurityCommon):
             ]
         }
 
+    @freeze_time(NOW)  # UNTIL is a fixed date: the request ends after NOW
     def test_defaults_never_reach_a_superuser_create(self):
         plan = self.env["mail.activity.plan"].create(
             {
@@ -914,7 +916,8 @@ class TestSecondReview(SecurityCommon):
         import importlib.util  # noqa: PLC0415
         from pathlib import Path  # noqa: PLC0415
 
-        request = self.request(self.salesperson, lead_ids=[self.own_lead.id])
+        with freeze_time(NOW):  # UNTIL is a fixed date
+            request = self.request(self.salesperson, lead_ids=[self.own_lead.id])
         self.env.cr.execute(
             "UPDATE crm_access_request SET date_end = now() + interval '2 years', "
             "state = 'approved' WHERE id = %s",

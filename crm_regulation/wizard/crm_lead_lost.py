@@ -2,13 +2,16 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools.mail import is_html_empty
 
+from ..models.regulation import ENFORCE
+
 
 class CrmLeadLost(models.TransientModel):
     """One dialog to lose or disqualify leads, whatever the path (button, kanban, list
     action): it asks for what the reason requires; the leads' write path checks it again
     with the regulation's rules targeting "lost" (so does RPC ``action_set_lost``)."""
 
-    _inherit = "crm.lead.lost"
+    _name = "crm.lead.lost"
+    _inherit = ["crm.lead.lost", "crm.regulation.column.defaults.mixin"]
 
     category = fields.Selection(
         [("loss", "Lost"), ("disqualification", "Disqualified")],
@@ -35,6 +38,8 @@ class CrmLeadLost(models.TransientModel):
         self.ensure_one()
         if not self.lead_ids:
             raise UserError(self.env._("Choose the leads to close."))
+        if not self.lead_ids._regulation_in_mode(ENFORCE):
+            return  # audit or off: the leads' write path logs what the regulation misses
         if not self.lost_reason_id:
             raise UserError(self.env._("Choose a reason."))
         if self.requires_comment and is_html_empty(self.lost_feedback):
