@@ -122,7 +122,7 @@ class CrmLead(models.Model):
                 self._sla_follow_team()
             return result
         regulation = self.env["crm.regulation.rule"]._get_regulation()
-        before = self._regulation_before()
+        before = self._regulation_before(regulation)
         # a stage move of open leads of one team: their new SLA goes in crm's UPDATE
         sla_preset = self._sla_preset(vals, before, regulation)
         with pushed(self.env, UNTRACKED, PLAIN_TRACKED_FIELDS.difference(vals)):
@@ -210,16 +210,19 @@ class CrmLead(models.Model):
         """[LeadState] of ``self``, as the ORM cache holds them now."""
         return list(map(LeadState._make, self._regulation_cache_values(STATE_FIELDS)))
 
-    def _regulation_before(self):
+    def _regulation_before(self, regulation):
         """{lead id: Before} ahead of a write (crm's write reads the same fields: cached)."""
         return {
             lead_id: Before(
                 stage_id=stage_id or 0,
                 active=active,
                 lost=not active and probability == 0,
+                mode=regulation.mode(team_id, company_id),
             )
-            for lead_id, stage_id, active, probability in self._regulation_cache_values(
-                ("stage_id", "active", "probability")
+            for lead_id, stage_id, active, probability, team_id, company_id in (
+                self._regulation_cache_values(
+                    ("stage_id", "active", "probability", "team_id", "company_id")
+                )
             )
         }
 

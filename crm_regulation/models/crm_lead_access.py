@@ -6,7 +6,7 @@ from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError
 
 from .cursor_flags import MERGED, READER_PROFILES, flagged, flags
-from .res_users import MANAGER_GROUPS
+from .res_users import ALL_LEADS_GROUP, MANAGER_GROUPS
 
 # Sensitive fields: hidden from the Marketer and Support roles (read for the Accountant,
 # read/write as the record rules allow for the sales roles). The won criteria fields of the
@@ -207,9 +207,21 @@ class CrmLead(models.Model):
         """Below head of sales, nobody gives a lead to another person or team: a
         salesperson only takes an unassigned lead, or creates one, for themselves and in
         their own teams."""
-        if self._regulation_is_manager() or not self.env["res.users"]._crm_regulation_governed():
+        if self._regulation_is_manager():
             return
         uid = self.env.uid
+        if not self.env["res.users"]._crm_regulation_governed():
+            # Odoo's own rights: a salesperson reassigns what Odoo lets them edit; a lead of
+            # someone else reached through a temporary access only is not theirs to keep
+            if self.env.user.has_group(ALL_LEADS_GROUP):
+                return
+            vals_list = [
+                (lead, vals)
+                for lead, vals in vals_list
+                if lead and lead.user_id and lead.user_id.id != uid
+            ]
+            if not vals_list:
+                return
         own_teams = set(self.env["res.users"]._crm_regulation_scope().team_ids)
         for lead, vals in vals_list:
             if "user_id" in vals:
@@ -261,9 +273,9 @@ class CrmLead(models.Model):
         documents). Below those who may delete leads, the merged leads are archived with a
         link to the lead they went into instead of deleted (``unlink`` below: Odoo's merge
         and its convert wizard delete them as superuser)."""
-        governed = self.env["res.users"]._crm_regulation_governed()
-        if governed:
+        if not self.env.su:
             self.check_access("write")
+        governed = self.env["res.users"]._crm_regulation_governed()
         head = super()._merge_opportunity(
             user_id=user_id, team_id=team_id, auto_unlink=False, max_length=max_length
         )

@@ -157,7 +157,10 @@ class CrmLeadDuplicates(models.Model):
                 company_id=lead.company_id.id,
                 rule_id=None,
                 source="duplicate",
-                text=self.env._("duplicates %s", self._regulation_describe_originals(originals)),
+                # the originals by number only: the log's readers may not see them
+                text=self.env._(
+                    "duplicates the open lead(s) %s", ", ".join(f"#{o.id}" for o in originals)
+                ),
                 mode=lead.team_id.regulation_mode,
                 outcome=outcome(lead) if callable(outcome) else outcome,
             )

@@ -10,7 +10,8 @@ from odoo.fields import Domain
 from odoo.tools import SQL
 from odoo.tools.mail import is_html_empty
 
-from .cursor_flags import LOSING, RESTORING, flag, flagged
+from .crm_regulation_violation import Violation
+from .cursor_flags import LOSING, PLS_REBUILD, PLS_RECLASSIFY, RESTORING, flag, flagged
 from .regulation import ENFORCE, Requirement, Transition
 from .res_users import MANAGER_GROUPS
 
@@ -113,11 +114,9 @@ class CrmLeadOutcome(models.Model):
             updates[lead_id].update(values)
         # a lost lead's reason changed category: predictive lead scoring learnt from it as
         # lost (now disqualified) or not (now lost)
-        reclassify = self.with_context(crm_regulation_pls_reclassify=True)
-        reclassify.browse(reclassified["disqualified"])._pls_increment_frequencies(
-            from_state="lost"
-        )
-        reclassify.browse(reclassified["lost"])._pls_increment_frequencies(to_state="lost")
+        with flag(self.env, PLS_RECLASSIFY):
+            self.browse(reclassified["disqualified"])._pls_increment_frequencies(from_state="lost")
+            self.browse(reclassified["lost"])._pls_increment_frequencies(to_state="lost")
 
     def _regulation_lost_already(self, before, states, transitions, regulation):
         """Transitions standing for leads that were lost before a write and still are."""
@@ -194,6 +193,27 @@ class CrmLeadOutcome(models.Model):
             if reason.requires_duplicate_of:
                 original = caches["duplicate_of_id"][lead_id]
                 add(items, "original", bool(original) and original != lead_id)
+
+    def _regulation_closing_violations(self, text):
+        """[Violation] of the enforced leads of ``self`` whose closing the lost dialog
+        refuses (``text``: what is missing)."""
+        # sudo: the name, team, salesperson and company of the leads being closed (log values)
+        leads = self.sudo()
+        return [
+            Violation(
+                lead_id=lead.id,
+                lead_name=lead.display_name,
+                team_id=lead.team_id.id,
+                user_id=lead.user_id.id,
+                company_id=lead.company_id.id,
+                rule_id=None,
+                source="closing",
+                text=text,
+                mode=ENFORCE,
+                outcome="refused",
+            )
+            for lead in leads
+        ]
 
     # ------------------------------------------------------------
     # ACTIONS
@@ -368,12 +388,13 @@ class CrmLeadOutcome(models.Model):
         self.invalidate_model(["outcome"])
         # predictive lead scoring: a lead now disqualified was learnt from as lost, a lead
         # now lost was not
-        self.browse(i for i, outcome in changed if outcome == "disqualified").with_context(
-            crm_regulation_pls_reclassify=True
-        )._pls_increment_frequencies(from_state="lost")
-        self.browse(i for i, outcome in changed if outcome == "lost").with_context(
-            crm_regulation_pls_reclassify=True
-        )._pls_increment_frequencies(to_state="lost")
+        with flag(self.env, PLS_RECLASSIFY):
+            self.browse(
+                i for i, outcome in changed if outcome == "disqualified"
+            )._pls_increment_frequencies(from_state="lost")
+            self.browse(
+                i for i, outcome in changed if outcome == "lost"
+            )._pls_increment_frequencies(to_state="lost")
 
     # ------------------------------------------------------------
     # Predictive lead scoring learns from sales outcomes: a disqualification is none
@@ -383,9 +404,7 @@ class CrmLeadOutcome(models.Model):
         """crm counts a lead reaching or leaving the lost state in the scoring
         frequencies: a disqualified one is left out (reaching it: its reason is a
         disqualification; leaving it: its outcome, not updated yet, is disqualified)."""
-        if "lost" in (from_state, to_state) and not self.env.context.get(
-            "crm_regulation_pls_reclassify"
-        ):
+        if "lost" in (from_state, to_state) and not flagged(self.env, PLS_RECLASSIFY):
             reasons = self.env["crm.regulation.rule"]._get_regulation().reasons
             if to_state == "lost":
                 # sudo: the category of the leads' reasons (read for the scoring)
@@ -407,13 +426,15 @@ class CrmLeadOutcome(models.Model):
         return super()._pls_increment_frequencies(from_state=from_state, to_state=to_state)
 
     def _pls_prepare_update_frequency_table(self, rebuild=False, target_state=False):
-        if rebuild:  # the rebuild reads every closed lead: not the disqualified ones
-            self = self.with_context(crm_regulation_pls_rebuild=True)
-        return super()._pls_prepare_update_frequency_table(
-            rebuild=rebuild, target_state=target_state
-        )
+        if not rebuild:
+            return super()._pls_prepare_update_frequency_table(target_state=target_state)
+        # the rebuild reads every closed lead: not the disqualified ones
+        with flag(self.env, PLS_REBUILD):
+            return super()._pls_prepare_update_frequency_table(
+                rebuild=rebuild, target_state=target_state
+            )
 
     def _pls_get_lead_pls_values(self, domain=None):
-        if domain and self.env.context.get("crm_regulation_pls_rebuild"):
+        if domain and flagged(self.env, PLS_REBUILD):
             domain = Domain.AND([domain, [("outcome", "!=", "disqualified")]])
         return super()._pls_get_lead_pls_values(domain=domain)

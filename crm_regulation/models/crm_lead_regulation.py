@@ -13,7 +13,16 @@ from .caller_values import sudo_clean
 from .crm_lead import REASON_FIELDS
 from .crm_regulation_violation import Violation
 from .cursor_flags import LOSING, flagged
-from .regulation import ENFORCE, NEW_LEAD, OFF, Evaluation, Pipelines, Requirement, Transition
+from .regulation import (
+    ENFORCE,
+    NEW_LEAD,
+    OFF,
+    Evaluation,
+    Pipelines,
+    Requirement,
+    Transition,
+    strictest,
+)
 
 # A refusal names at most this many leads (the count of the others follows).
 MAX_LEADS_IN_ERROR = 200
@@ -205,7 +214,8 @@ class CrmLeadRegulation(models.Model):
                     won=entered and stages[new_stage].is_won and not old_won,
                     lost=lost,
                     restored=restored,
-                    mode=regulation.mode(state.team_id, state.company_id),
+                    # a lead moved to another team by the same write: the stricter mode
+                    mode=strictest(old.mode, regulation.mode(state.team_id, state.company_id)),
                 )
             )
         return transitions

@@ -37,7 +37,9 @@ RELATION_OPERATORS = frozenset({"any", "not any", "child_of", "parent_of"})
 
 class CrmRegulationRule(models.Model):
     _name = "crm.regulation.rule"
-    _inherit = ["crm.regulation.config.mixin"]
+    # mail.thread: who changed what in the regulation, in the rule's chatter (heads of sales
+    # edit their teams' rules, administrators every rule)
+    _inherit = ["crm.regulation.config.mixin", "mail.thread"]
     _description = "Stage Transition Rule"
     _order = "sequence, id"
     # what the cached regulation reads of a rule (not its name or message)
@@ -58,11 +60,12 @@ class CrmRegulationRule(models.Model):
 
     name = fields.Char(required=True, translate=True)
     sequence = fields.Integer(default=10)
-    active = fields.Boolean(default=True)
+    active = fields.Boolean(default=True, tracking=True)
     team_ids = fields.Many2many(
         "crm.team",
         string="Sales Teams",
         help="Teams whose leads the rule applies to. Empty: every team.",
+        tracking=True,
     )
     from_stage_ids = fields.Many2many(
         "crm.stage",
@@ -73,6 +76,7 @@ class CrmRegulationRule(models.Model):
         help="The rule applies to leads leaving one of these stages. Empty: from anywhere, "
         "new leads included. A rule that names its origin stages and a target stage also "
         "allows that move when the origin stage forbids skipping or limits the next stages.",
+        tracking=True,
     )
     target = fields.Selection(
         [("stage", "Stage"), ("won", "Won"), ("lost", "Lost")],
@@ -80,12 +84,14 @@ class CrmRegulationRule(models.Model):
         default="stage",
         help="What the lead is about to become: enter a stage, be won (enter any won stage) "
         "or be lost.",
+        tracking=True,
     )
-    to_stage_id = fields.Many2one("crm.stage", index=True, ondelete="cascade")
+    to_stage_id = fields.Many2one("crm.stage", index=True, ondelete="cascade", tracking=True)
     condition_domain = fields.Char(
         string="Applies To",
         default="[]",
         help="The rule applies only to leads matching this domain.",
+        tracking=True,
     )
     required_field_ids = fields.Many2many(
         "ir.model.fields",
@@ -95,16 +101,19 @@ class CrmRegulationRule(models.Model):
         string="Required Fields",
         domain=[("model", "=", "crm.lead"), ("store", "=", True)],
         help="Fields of the lead that must be set (not empty, not zero).",
+        tracking=True,
     )
     required_domain = fields.Char(
         string="Required Conditions",
         default="[]",
         help="The lead must match this domain, e.g. contract signed and first payment received.",
+        tracking=True,
     )
     required_activity_type_ids = fields.Many2many(
         "mail.activity.type",
         string="Required Done Activities",
         help="Activities of these types must have been done on the lead.",
+        tracking=True,
     )
     severity = fields.Selection(
         [("block", "Block"), ("warn", "Warn")],
@@ -112,12 +121,14 @@ class CrmRegulationRule(models.Model):
         default="block",
         help="Block: the move is refused. Warn: the move happens and the warning is posted "
         "on the lead.",
+        tracking=True,
     )
     bypass_group_ids = fields.Many2many(
         "res.groups",
         string="Bypass Groups",
         help="Members of these groups may move leads although the rule is not met; every "
         "bypass is logged on the lead.",
+        tracking=True,
     )
     message = fields.Text(
         translate=True,
@@ -283,6 +294,9 @@ class CrmRegulationRule(models.Model):
             bypass_group_ids=frozenset(rule.bypass_group_ids.ids),
         )
 
+    def _regulation_team_scope(self):
+        return [rule.team_ids.ids for rule in self]
+
     @api.model
     @tools.ormcache()
     def _get_regulation(self):
@@ -323,7 +337,7 @@ class CrmRegulationRule(models.Model):
         # sudo: every team's mode and every company's default (configuration, a few rows)
         teams = self.env["crm.team"].sudo().with_context(active_test=False).search([])  # pylint: disable=no-search-all
         # sudo: every company's default mode (configuration)
-        companies = self.env["res.company"].sudo().search([])  # pylint: disable=no-search-all
+        companies = self.env["res.company"].sudo().with_context(active_test=False).search([])  # pylint: disable=no-search-all
         return Regulation(
             modes={team.id: team.regulation_mode for team in teams},
             company_modes={company.id: company.crm_regulation_mode for company in companies},

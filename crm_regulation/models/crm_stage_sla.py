@@ -31,6 +31,9 @@ class CrmStageSla(models.Model):
         for sla in self:
             sla.display_name = f"{sla.team_id.name} / {sla.stage_id.name}"
 
+    def _regulation_team_scope(self):
+        return [sla.team_id.ids for sla in self]
+
     def _sla_teams(self):
         return self.team_id
 

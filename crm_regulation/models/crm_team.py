@@ -7,7 +7,7 @@ from odoo.exceptions import AccessError, ValidationError
 from odoo.tools import SQL
 
 from .business_clock import BusinessClock
-from .regulation import MODES, OFF
+from .regulation import MODES
 
 _logger = logging.getLogger(__name__)
 
@@ -31,8 +31,9 @@ HEAD_OF_SALES_TEAM_FIELDS = frozenset(
         "disqualification_alert_min_leads",
     }
 )
-# the rollout view's window: compliance of the last four weeks
+# the rollout view's window: compliance of the last four weeks, and who sees it
 COMPLIANCE_DAYS = 28
+COMPLIANCE_GROUPS = "crm_regulation.group_head_of_sales,sales_team.group_sale_manager"
 
 REGULATION_MODES = [
     ("off", "Off"),
@@ -99,14 +100,19 @@ class CrmTeam(models.Model):
         "for this team).",
     )
     regulation_attempt_count = fields.Integer(
-        string="Regulated Moves (4 Weeks)", compute="_compute_regulation_compliance"
+        string="Regulated Moves (4 Weeks)",
+        compute="_compute_regulation_compliance",
+        groups=COMPLIANCE_GROUPS,
     )
     regulation_breach_count = fields.Integer(
-        string="Would Be Refused (4 Weeks)", compute="_compute_regulation_compliance"
+        string="Would Be Refused (4 Weeks)",
+        compute="_compute_regulation_compliance",
+        groups=COMPLIANCE_GROUPS,
     )
     regulation_compliance = fields.Float(
         string="Compliance (4 Weeks)",
         compute="_compute_regulation_compliance",
+        groups=COMPLIANCE_GROUPS,
         help="Share of the stage moves and closings of the last four weeks that met the "
         "regulation (moves refused or that would have been refused count against it).",
     )
@@ -326,6 +332,27 @@ class CrmTeam(models.Model):
                 len(teams),
             )
 
+    def _regulation_check_head_write(self, vals):
+        """A head of sales (not a sales administrator) edits the regulation settings of the
+        teams of their tree, and raises their mode only (off → audit → enforce): lowering
+        it lifts rules and requirements the administrators set for every team."""
+        allowed = set(self.env["res.users"]._crm_regulation_head_team_ids())
+        if not vals.keys() <= HEAD_OF_SALES_TEAM_FIELDS or not allowed.issuperset(self.ids):
+            raise AccessError(
+                self.env._(
+                    "A head of sales edits the regulation settings of their own teams and "
+                    "sub-teams only; ask a sales administrator for the rest."
+                )
+            )
+        mode = vals.get("regulation_mode")
+        if mode and any(MODES.index(mode) < MODES.index(team.regulation_mode) for team in self):
+            raise AccessError(
+                self.env._(
+                    "Only a sales administrator lowers the regulation mode of a team (a head "
+                    "of sales raises it: off, audit, enforce)."
+                )
+            )
+
     @api.model
     def _regulation_check_mode(self, mode):
         """A clear error for an unknown mode (over RPC), before the database's."""
@@ -348,25 +375,18 @@ class CrmTeam(models.Model):
         return teams
 
     def write(self, vals):
-        if (
-            not self.env.su
-            and not vals.keys() <= HEAD_OF_SALES_TEAM_FIELDS
-            and not self.env.user.has_group("sales_team.group_sale_manager")
-            and self.env.user.has_group("crm_regulation.group_head_of_sales")
-        ):
-            raise AccessError(
-                self.env._(
-                    "A head of sales edits the regulation settings of their teams only; "
-                    "ask a sales administrator for the rest."
-                )
-            )
         if "regulation_mode" in vals:
             self._regulation_check_mode(vals["regulation_mode"])
+        if not self.env.su and self.env["res.users"]._crm_regulation_head_limited():
+            self._regulation_check_head_write(vals)
+        if "regulation_mode" in vals and not self.env.su:
+            # a change of mode is always in the team's chatter, whatever the caller's context
+            self = self.with_context(tracking_disable=False, mail_notrack=False)
         result = super().write(vals)
         if SCOPE_TEAM_FIELDS.intersection(vals) or "regulation_mode" in vals:
             self.env.registry.clear_cache()
-        if vals.get("regulation_mode") == OFF:
-            # no deadline runs in a team without regulation
+        if "regulation_mode" in vals:
+            # the SLAs of the team's open leads start or stop with the regulation
             self.env["crm.lead"]._sla_reschedule([(team.id, None) for team in self])
         if "resource_calendar_id" in vals:
             # the SLAs of the team's open leads are counted in the new hours

@@ -12,6 +12,8 @@ MERGED = "crm_regulation.merged"  # {merged lead id: lead it went into}
 READER_PROFILES = "crm_regulation.reader_profiles"  # {uid: the user's reader profile}
 UNTRACKED = "crm_regulation.untracked"  # [fields the writes in progress leave alone]
 SYSTEM_WRITE = "crm_regulation.system_write"  # the write path's own write of system fields
+PLS_RECLASSIFY = "crm_regulation.pls_reclassify"  # a lost lead's outcome changed category
+PLS_REBUILD = "crm_regulation.pls_rebuild"  # the scoring frequencies rebuilt from every lead
 # the id under which a flag stands for the whole call (``flag(env, MAIL_GATEWAY)``)
 WHOLE_CALL = 0
 

@@ -188,10 +188,17 @@ class Before(NamedTuple):
     stage_id: int  # 0: no stage
     active: bool
     lost: bool
+    mode: str | None = None  # the regulation mode of its team then (None: a new lead)
 
 
 # a lead being created: from nowhere
 NEW_LEAD = Before(stage_id=0, active=False, lost=False)
+
+
+def strictest(*modes):
+    """The strictest of regulation modes (None ignored): a write that changes a lead's team
+    and its stage at once is judged by the stricter of the two teams' modes."""
+    return max((mode for mode in modes if mode), key=MODES.index)
 
 
 class Transition(NamedTuple):

@@ -2,7 +2,6 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from .crm_team import REGULATION_MODES
-from .regulation import OFF
 
 
 class ResCompany(models.Model):
@@ -47,6 +46,14 @@ class ResCompany(models.Model):
                 self.env._("The longest temporary access cannot be a negative number of days.")
             )
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        companies = super().create(vals_list)
+        if any(vals.get("crm_role_matrix_for_sales_groups") for vals in vals_list):
+            self.env.registry.clear_cache()
+            self.env["ir.rule"]._crm_regulation_sync_stock_rules()
+        return companies
+
     def write(self, vals):
         if "crm_regulation_mode" in vals:
             self.env["crm.team"]._regulation_check_mode(vals["crm_regulation_mode"])
@@ -59,8 +66,8 @@ class ResCompany(models.Model):
             self.env.registry.clear_cache()
         if "crm_role_matrix_for_sales_groups" in vals:
             self.env["ir.rule"]._crm_regulation_sync_stock_rules()
-        if vals.get("crm_regulation_mode") == OFF:
-            # no deadline runs for the leads without a team
+        if "crm_regulation_mode" in vals:
+            # the SLAs of the open leads without a team start or stop with the regulation
             Lead = self.env["crm.lead"]
             Lead._sla_reschedule(
                 # sudo: the open leads without a team of these companies (their SLA)

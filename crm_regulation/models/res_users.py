@@ -163,8 +163,8 @@ class ResUsers(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         users = super().create(vals_list)
-        if any("group_ids" in vals for vals in vals_list):
-            self.env["ir.rule"]._crm_regulation_sync_stock_rules()
+        # (a role may come with the values or with the default groups of new users)
+        self.env["ir.rule"]._crm_regulation_sync_stock_rules()
         return users
 
     def write(self, vals):
@@ -183,6 +183,23 @@ class ResUsers(models.Model):
         self.env.registry.clear_cache()
         flags(self.env, READER_PROFILES).clear()
         self.env["ir.rule"]._crm_regulation_sync_stock_rules()
+
+    @api.model
+    def _crm_regulation_head_limited(self):
+        """Whether the current user edits the regulation as a head of sales, for the teams
+        of their tree only (not a sales administrator)."""
+        user = self.env.user
+        return user.has_group("crm_regulation.group_head_of_sales") and not user.has_group(
+            "sales_team.group_sale_manager"
+        )
+
+    @api.model
+    def _crm_regulation_head_team_ids(self):
+        """The teams whose regulation the current head of sales edits: those they lead or
+        belong to and their sub-teams (none once a temporary head role has ended)."""
+        if not self._crm_regulation_holds("crm_regulation.group_head_of_sales"):
+            return ()
+        return self._crm_regulation_scope().subteam_ids
 
     @api.model
     def _crm_regulation_matrix_in_use(self):

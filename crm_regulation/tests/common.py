@@ -109,6 +109,21 @@ class CrmRegulationCommon(TransactionCase):
             {"name": "Rule", "team_ids": [(6, 0, cls.team.ids)], **values}
         )
 
+    @classmethod
+    def _stage_action(cls, stage):
+        """A server action ("update the record") that moves leads to ``stage``: what an
+        automated action runs."""
+        return cls.env["ir.actions.server"].create(
+            {
+                "name": f"Move to {stage.name}",
+                "model_id": cls.env["ir.model"]._get_id("crm.lead"),
+                "state": "object_write",
+                "update_path": "stage_id",
+                "evaluation_type": "value",
+                "resource_ref": f"crm.stage,{stage.id}",
+            }
+        )
+
     @contextmanager
     def at(self, when):
         """Run the block at ``when`` (naive UTC), for Python's clock and ``cr.now()`` alike."""

@@ -310,16 +310,7 @@ class TestLeadRegulation(CrmRegulationCommon):
     def test_automation_server_action(self):
         """An automated action (here a server action "update the record") goes through the
         same write and is refused the same way."""
-        action = self.env["ir.actions.server"].create(
-            {
-                "name": "Qualify",
-                "model_id": self.env["ir.model"]._get_id("crm.lead"),
-                "state": "object_write",
-                "update_path": "stage_id",
-                "evaluation_type": "value",
-                "resource_ref": f"crm.stage,{self.stage_qualification.id}",
-            }
-        )
+        action = self._stage_action(self.stage_qualification)
         lead = self._create_leads(1)
         run = action.with_user(self.user_salesman).with_context(
             active_model="crm.lead", active_id=lead.id, active_ids=lead.ids

@@ -160,6 +160,31 @@ class TestRegulationModes(RolloutCommon):
         self.assertEqual(piloted.stage_id, self.stage_proposal)
         self.assertEqual(self.log(piloted).outcome, "would_refuse")
 
+    def test_a_move_to_a_laxer_team_is_judged_by_the_stricter_mode(self):
+        self.mode("enforce")
+        lax = self.env["crm.team"].create({"name": "Lax", "regulation_mode": "off"})
+        lead = self._create_leads(1)
+        with self.refused("“Phone” is empty"):
+            lead.write({"team_id": lax.id, "stage_id": self.stage_qualification.id})
+        self.assertEqual(lead.team_id, self.team)
+
+    def test_the_lost_dialog_refusals_are_logged(self):
+        self.mode("enforce")
+        lead = self._create_leads(1)
+        wizard = (
+            self.env["crm.lead.lost"]
+            .with_user(self.user_salesman)
+            .create({"lead_ids": [(6, 0, lead.ids)]})
+        )
+        try:
+            wizard.action_lost_reason_apply()
+        except UserError:
+            pass
+        row = self.log(lead)
+        self.assertEqual(
+            (row.source, row.outcome, row.requirement), ("closing", "refused", "Choose a reason.")
+        )
+
     def test_leads_without_a_team_follow_the_company(self):
         lead = self._create_leads(1, team_id=False)
         self.company.crm_regulation_mode = "audit"
@@ -218,16 +243,7 @@ class TestRegulationModes(RolloutCommon):
         imported = Lead.browse(result["ids"])
         self.assertEqual(imported.stage_id, self.stage_qualification)
         self.assertEqual(self.log(imported).path, "import")
-        action = self.env["ir.actions.server"].create(
-            {
-                "name": "Qualify",
-                "model_id": self.env["ir.model"]._get_id("crm.lead"),
-                "state": "object_write",
-                "update_path": "stage_id",
-                "evaluation_type": "value",
-                "resource_ref": f"crm.stage,{self.stage_qualification.id}",
-            }
-        )
+        action = self._stage_action(self.stage_qualification)
         lead = self._create_leads(1)
         action.with_context(active_model="crm.lead", active_id=lead.id, active_ids=lead.ids).run()
         self.assertEqual(self.log(lead).path, "automation")
@@ -423,10 +439,23 @@ class TestHeadsOfSalesOwnTheirTeamsRegulation(RolloutCommon):
         )
         created.unlink()
         team = self.team.with_user(self.head)
-        team.write({"regulation_mode": "audit", "stale_days": 10})
+        team.write({"regulation_mode": "enforce", "stale_days": 10})
         team.write({"sla_override_ids": [(0, 0, {"stage_id": self.stage_new.id, "sla_hours": 4})]})
         self.assertEqual(self.team.sla_override_ids.sla_hours, 4)
         self.sub_team.with_user(self.head).duplicate_policy = "warn"
+
+    def test_their_changes_are_tracked(self):
+        rule = self.env.ref("crm_regulation.demo_rule_won", raise_if_not_found=False)
+        if not rule:
+            self.skipTest("no demo data (the rule must exist before the test's transaction)")
+        rule.team_ids.user_id = self.head
+        rule.with_user(self.head).with_context(tracking_disable=False).severity = "warn"
+        self.env.cr.precommit.run()
+        tracking = rule.message_ids.tracking_value_ids.filtered(
+            lambda t: t.field_id.name == "severity"
+        ).sorted("id")[-1:]
+        self.assertEqual(tracking.new_value_char, "Warn")
+        self.assertEqual(rule.write_uid, self.head)
 
     def test_nothing_outside_their_tree(self):
         for rule in (self.other_rule, self.shared_rule, self.global_rule):
@@ -450,6 +479,36 @@ class TestHeadsOfSalesOwnTheirTeamsRegulation(RolloutCommon):
             self.env["crm.stage.sla"].with_user(self.head).create(
                 {"team_id": self.other_team.id, "stage_id": self.stage_new.id, "sla_hours": 1}
             )
+
+    def test_no_widening_beyond_their_tree(self):
+        """Odoo checks record rules on the records as they were: what a rule or an SLA is
+        given is checked too."""
+        rule = self.rule.with_user(self.head)
+        for command in ([(4, self.other_team.id)], [(5, 0, 0)], [(6, 0, self.other_team.ids)]):
+            with self.subTest(command=command), self.assertRaises(AccessError):
+                rule.write({"team_ids": command})
+        sla = self.env["crm.stage.sla"].create(
+            {"team_id": self.team.id, "stage_id": self.stage_new.id, "sla_hours": 2}
+        )
+        with self.assertRaises(AccessError):
+            sla.with_user(self.head).team_id = self.other_team
+        with self.assertRaises(AccessError):
+            self.team.with_user(self.head).write(
+                {"sla_override_ids": [(1, sla.id, {"team_id": self.other_team.id})]}
+            )
+        # an "All Documents" head of sales edits no other team either
+        self.head.group_ids = [(4, self.env.ref("sales_team.group_sale_salesman_all_leads").id)]
+        with self.assertRaises(AccessError):
+            self.other_team.with_user(self.head).regulation_mode = "enforce"
+
+    def test_they_raise_the_mode_only(self):
+        team = self.team.with_user(self.head)
+        self.team.regulation_mode = "off"
+        team.regulation_mode = "audit"
+        team.regulation_mode = "enforce"
+        with self.assertRaises(AccessError):
+            team.regulation_mode = "audit"
+        self.team.with_user(self.user_manager).regulation_mode = "audit"  # an administrator
 
     def test_compliance_log_within_their_scope(self):
         self.mode("audit")

@@ -38,25 +38,30 @@ class CrmLeadLost(models.TransientModel):
         self.ensure_one()
         if not self.lead_ids:
             raise UserError(self.env._("Choose the leads to close."))
-        if not self.lead_ids._regulation_in_mode(ENFORCE):
+        enforced = self.lead_ids._regulation_in_mode(ENFORCE)
+        if not enforced:
             return  # audit or off: the leads' write path logs what the regulation misses
+        missing = None
         if not self.lost_reason_id:
-            raise UserError(self.env._("Choose a reason."))
-        if self.requires_comment and is_html_empty(self.lost_feedback):
-            raise UserError(
-                self.env._("The reason “%s” requires a closing note.", self.lost_reason_id.name)
+            missing = self.env._("Choose a reason.")
+        elif self.requires_comment and is_html_empty(self.lost_feedback):
+            missing = self.env._(
+                "The reason “%s” requires a closing note.", self.lost_reason_id.name
             )
-        if self.requires_duplicate_of:
-            if not self.duplicate_of_id:
-                raise UserError(
-                    self.env._(
-                        "The reason “%s” requires the original lead.", self.lost_reason_id.name
-                    )
-                )
-            if self.duplicate_of_id in self.lead_ids:
-                raise UserError(
-                    self.env._("A lead cannot be the duplicate of itself: choose another lead.")
-                )
+        elif self.requires_duplicate_of and not self.duplicate_of_id:
+            missing = self.env._(
+                "The reason “%s” requires the original lead.", self.lost_reason_id.name
+            )
+        if missing:
+            # a refusal of the regulation like the write path's: in the compliance log
+            self.env["crm.regulation.violation"]._record(
+                enforced._regulation_closing_violations(missing), refused=True
+            )
+            raise UserError(missing)
+        if self.requires_duplicate_of and self.duplicate_of_id in self.lead_ids:
+            raise UserError(
+                self.env._("A lead cannot be the duplicate of itself: choose another lead.")
+            )
 
     def action_lost_reason_apply(self):
         self._check_lost_input()
