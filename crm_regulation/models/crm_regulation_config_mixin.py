@@ -13,6 +13,8 @@ class CrmRegulationConfigMixin(models.AbstractModel):
     _description = "Sales Regulation Configuration"
     # the fields of the model that the cache reads (every model declares its own)
     _regulation_snapshot_fields = ()
+    # a head of sales edits the records of their own teams (``_regulation_team_scope``)
+    _regulation_head_editable = False
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -37,21 +39,25 @@ class CrmRegulationConfigMixin(models.AbstractModel):
 
     def _regulation_team_scope(self):
         """[team ids] of each record of ``self``, for the configuration a head of sales
-        edits for their own teams (transition rules, team SLAs); None: the sales
-        administrators' only (the record rules say who may edit at all)."""
-        return None
+        edits for their own teams (transition rules, team SLAs: the models that set
+        ``_regulation_head_editable``; the others are the sales administrators' only, the
+        record rules say who may edit at all)."""
+        return [[] for _record in self]
 
     def _regulation_check_head_scope(self):
         """A head of sales (not a sales administrator) edits the configuration of the teams
         of their tree only, before and after the change: every team of the record, archived
         or of another company included, is theirs (a record of every team is not)."""
         Users = self.env["res.users"]
-        if self.env.su or not self or not Users._crm_regulation_head_limited():
+        if (
+            not self._regulation_head_editable
+            or self.env.su
+            or not self
+            or not Users._crm_regulation_head_limited()
+        ):
             return
         # sudo: the teams of the records being edited, archived or of other companies too
         scopes = self.sudo().with_context(active_test=False)._regulation_team_scope()
-        if scopes is None:
-            return
         allowed = set(Users._crm_regulation_head_team_ids())
         if any(not team_ids or not allowed.issuperset(team_ids) for team_ids in scopes):
             raise AccessError(

@@ -43,6 +43,7 @@ class CrmRegulationRule(models.Model):
     _description = "Stage Transition Rule"
     _order = "sequence, id"
     # what the cached regulation reads of a rule (not its name or message)
+    _regulation_head_editable = True  # for the teams of their tree
     _regulation_snapshot_fields = (
         "active",
         "sequence",

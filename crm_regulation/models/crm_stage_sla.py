@@ -11,6 +11,7 @@ class CrmStageSla(models.Model):
     _description = "Team Stage SLA"
     _order = "team_id, stage_id"
     _sla_scope_fields = ("team_id", "stage_id")
+    _regulation_head_editable = True  # for the teams of their tree
     _regulation_snapshot_fields = ("team_id", "stage_id", *SLA_FIELDS)
 
     team_id = fields.Many2one(

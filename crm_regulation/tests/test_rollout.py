@@ -178,8 +178,10 @@ class TestRegulationModes(RolloutCommon):
         )
         try:
             wizard.action_lost_reason_apply()
-        except UserError:
-            pass
+        except UserError as error:  # (assertRaises would roll the log back with the call)
+            self.assertEqual(str(error), "Choose a reason.")
+        else:
+            self.fail("the dialog should refuse a loss without a reason")
         row = self.log(lead)
         self.assertEqual(
             (row.source, row.outcome, row.requirement), ("closing", "refused", "Choose a reason.")
