@@ -212,6 +212,17 @@ def main():
                 f"{args.url}/report/html/crm_regulation.report_sales_regulation/{team_ids[0]}",
                 OUT / "screenshot_regulation_document.png",
             )
+        # the rollout: the compliance log of the pilot, a team still in audit
+        browser.shot(
+            f"{args.url}/odoo/action-crm_regulation.crm_regulation_violation_action",
+            OUT / "screenshot_compliance.png",
+        )
+        audit_ids = rpc("crm.team", "search", [("regulation_mode", "=", "audit")], limit=1)
+        if audit_ids:
+            browser.shot(
+                f"{args.url}/odoo/action-sales_team.crm_team_action_config/{audit_ids[0]}",
+                OUT / "screenshot_team_rollout.png",
+            )
     finally:
         browser.close()
 

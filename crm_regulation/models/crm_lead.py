@@ -211,19 +211,20 @@ class CrmLead(models.Model):
         return list(map(LeadState._make, self._regulation_cache_values(STATE_FIELDS)))
 
     def _regulation_before(self, regulation):
-        """{lead id: Before} ahead of a write (crm's write reads the same fields: cached)."""
+        """{lead id: Before} ahead of a write (crm's write reads the same fields: cached;
+        the company only for the leads without a team, whose mode is their company's)."""
+        rows = self._regulation_cache_values(("stage_id", "active", "probability", "team_id"))
+        companies = {}
+        if any(not team_id for *_values, team_id in rows):
+            companies = self._regulation_field_caches(("company_id",))["company_id"]
         return {
             lead_id: Before(
                 stage_id=stage_id or 0,
                 active=active,
                 lost=not active and probability == 0,
-                mode=regulation.mode(team_id, company_id),
+                mode=regulation.mode(team_id, companies.get(lead_id)),
             )
-            for lead_id, stage_id, active, probability, team_id, company_id in (
-                self._regulation_cache_values(
-                    ("stage_id", "active", "probability", "team_id", "company_id")
-                )
-            )
+            for lead_id, stage_id, active, probability, team_id in rows
         }
 
     # ------------------------------------------------------------
