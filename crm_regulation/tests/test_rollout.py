@@ -1,4 +1,7 @@
+from datetime import datetime
 from unittest.mock import patch
+
+from freezegun import freeze_time
 
 from odoo import sql_db
 from odoo.exceptions import AccessError, UserError, ValidationError
@@ -612,6 +615,34 @@ class TestRoleMatrixAtInstall(TransactionCase):
         own = Lead.create({"name": "Mine", "team_id": self.own_team.id})
         self.assertTrue(own.export_data(["name"])["datas"])
         own.user_id = self.env.user  # Odoo lets a salesperson reassign
+
+    @freeze_time("2026-11-23 10:00:00")
+    def test_a_write_grant_does_not_make_a_lead_theirs(self):
+        colleague = mail_new_test_user(
+            self.env, login="stock_colleague", groups="sales_team.group_sale_salesman"
+        )
+        lead = self.env["crm.lead"].create(
+            {"name": "Colleague's", "user_id": colleague.id, "team_id": self.own_team.id}
+        )
+        request = (
+            self.env["crm.access.request"]
+            .with_user(self.salesman)
+            .create(
+                {
+                    "reason": "Covering for a colleague",
+                    "date_end": datetime(2026, 11, 30, 18),
+                    "lead_ids": [(6, 0, lead.ids)],
+                    "access_mode": "write",
+                }
+            )
+        )
+        manager = mail_new_test_user(
+            self.env, login="stock_manager", groups="sales_team.group_sale_manager"
+        )
+        request.with_user(manager).action_approve(request.revision)
+        lead.with_user(self.salesman).name = "Edited while covering"
+        with self.assertRaises(AccessError):
+            lead.with_user(self.salesman).user_id = self.salesman
 
     def test_setting_on_applies_the_matrix(self):
         self.company.crm_role_matrix_for_sales_groups = True
