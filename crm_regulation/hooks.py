@@ -83,6 +83,11 @@ def post_init_hook(env):
     count = env["crm.lead.stage.history"]._backfill(bulk=True)
     _logger.info("crm_regulation: stage history opened for %s existing leads", count)
     env["crm.team"]._regulation_announce_audit()
+    # the companies count calls and meetings as first contacts; the leads get theirs
+    companies = env["res.company"].search([("crm_first_contact_activity_type_ids", "=", False)])
+    companies.crm_first_contact_activity_type_ids = companies._crm_first_contact_default_types()
+    count = env["crm.lead"]._first_contact_backfill()
+    _logger.info("crm_regulation: first contact found for %s existing leads", count)
 
 
 def uninstall_hook(env):

@@ -10,6 +10,7 @@ from . import (
     crm_lead_stale,
     crm_lead_sla,
     crm_lead_duplicates,
+    crm_lead_first_contact,
     crm_lead_access,
     crm_access_request,
     crm_lead_stage_history,

@@ -7,6 +7,7 @@ runs them, top to bottom. Each capability lives in a file of its own:
 * ``crm_lead_qualification.py``, ``crm_lead_stale.py``, ``crm_lead_sla.py``: the deadlines
   and their watchers;
 * ``crm_lead_duplicates.py``: duplicates at creation;
+* ``crm_lead_first_contact.py``: the first contact with the customer;
 * ``crm_lead_access.py``: the role matrix.
 
 The stage history is written by ``crm.lead.stage.history._sync_leads`` only.
@@ -42,6 +43,7 @@ SYSTEM_FIELDS = frozenset(
         "loss_reviewed_by_id",
         "loss_review_date",
         "outcome",
+        "first_contact_date",
     }
 )
 # Leads handled per committed batch by the watchers.

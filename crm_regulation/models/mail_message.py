@@ -41,7 +41,11 @@ class MailMessage(models.Model):
     def create(self, vals_list):
         if not self.env.su:
             vals_list = [self._regulation_caller_values(vals, True) for vals in vals_list]
-        return super().create(vals_list)
+        messages = super().create(vals_list)
+        # a done call or meeting, a message sent to the customer: maybe the first contact
+        # sudo: the leads' first contact (a system field), from the messages just created
+        self.env["crm.lead"].sudo()._first_contact_touch(messages.sudo())
+        return messages
 
     def write(self, vals):
         if not self.env.su:

@@ -33,11 +33,30 @@ class ResCompany(models.Model):
         "teams only, only heads of sales reassign and export leads, merged leads are "
         "archived rather than deleted. Off: those users keep Odoo's own rights.",
     )
+    crm_first_contact_activity_type_ids = fields.Many2many(
+        "mail.activity.type",
+        "crm_regulation_company_first_contact_type_rel",
+        "company_id",
+        "type_id",
+        string="First Contact Activities",
+        default=lambda self: self._crm_first_contact_default_types(),
+        help="A lead's first contact is the first done activity of these types, or the first "
+        "message sent to the customer from the lead.",
+    )
     crm_access_max_days = fields.Integer(
         string="Temporary Access: Longest (Days)",
         default=90,
         help="The longest a temporary CRM access may last, counted from the request. 0: no limit.",
     )
+
+    @api.model
+    def _crm_first_contact_default_types(self):
+        """A call or a meeting."""
+        return [
+            activity_type.id
+            for xmlid in ("mail.mail_activity_data_call", "mail.mail_activity_data_meeting")
+            if (activity_type := self.env.ref(xmlid, raise_if_not_found=False))
+        ]
 
     @api.constrains("crm_access_max_days")
     def _check_crm_access_max_days(self):
@@ -66,6 +85,9 @@ class ResCompany(models.Model):
             self.env.registry.clear_cache()
         if "crm_role_matrix_for_sales_groups" in vals:
             self.env["ir.rule"]._crm_regulation_sync_stock_rules()
+        if "crm_first_contact_activity_type_ids" in vals:
+            # the leads not contacted yet may have been, by the types now counted
+            self.env["crm.lead"]._first_contact_backfill()
         if "crm_regulation_mode" in vals:
             # the SLAs of the open leads without a team start or stop with the regulation
             Lead = self.env["crm.lead"]

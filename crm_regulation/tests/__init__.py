@@ -3,6 +3,7 @@
 from . import (
     test_access_control,
     test_lead_duplicates,
+    test_lead_first_contact,
     test_lead_outcome,
     test_lead_qualification,
     test_lead_regulation,

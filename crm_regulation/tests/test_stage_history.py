@@ -312,6 +312,7 @@ class TestStageHistory(CrmRegulationCommon):
                 "contract_date",
                 "contract_signed",
                 "duplicate_of_id",
+                "first_contact_date",
                 "first_payment_date",
                 "loss_review_date",
                 "loss_review_state",
