@@ -27,6 +27,7 @@
         "views/crm_role_matrix_views.xml",
         "views/crm_regulation_violation_views.xml",
         "views/menus.xml",
+        "views/crm_kpi_target_views.xml",
         "report/sales_regulation_report.xml",
     ],
     "demo": [

@@ -14,6 +14,7 @@ from . import (
     crm_lead_access,
     crm_access_request,
     crm_lead_stage_history,
+    crm_kpi_target,
     crm_lost_reason,
     crm_regulation_rule,
     crm_regulation_violation,
