@@ -66,22 +66,21 @@ class CrmLeadFirstContact(models.Model):
 
     @api.model
     def _first_contact_touch(self, messages):
-        """The messages just posted on leads may be their first contact (one statement)."""
-        comment = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_comment")
-        messages = messages.filtered(
-            lambda m: m.model == self._name
-            and m.res_id
-            and (
-                m.mail_activity_type_id
-                or (
-                    m.message_type == "comment" and m.subtype_id.id == comment and not m.is_internal
-                )
-            )
-        )
-        if not messages:  # (tracking messages, log notes, e-mails received: no query)
+        """The messages just posted on leads (done activities and comments, told apart by
+        ``mail.message.create`` from their values) may be their first contact: one statement."""
+        if not messages:
             return
         self.env["mail.message"].flush_model(
-            ["model", "res_id", "date", "mail_activity_type_id", "message_type", "subtype_id"]
+            [
+                "model",
+                "res_id",
+                "date",
+                "mail_activity_type_id",
+                "message_type",
+                "subtype_id",
+                "is_internal",
+                "author_id",
+            ]
         )
         self.flush_model(["first_contact_date"])
         written = self._first_contact_sql(SQL("m.id = ANY(%s)", list(messages.ids)))

@@ -42,9 +42,19 @@ class MailMessage(models.Model):
         if not self.env.su:
             vals_list = [self._regulation_caller_values(vals, True) for vals in vals_list]
         messages = super().create(vals_list)
-        # a done call or meeting, a message sent to the customer: maybe the first contact
-        # sudo: the leads' first contact (a system field), from the messages just created
-        self.env["crm.lead"].sudo()._first_contact_touch(messages.sudo())
+        # a done activity, a message sent to the customer: maybe a lead's first contact.
+        # Told from the values (no read per message): tracking messages, notifications and
+        # e-mails received cost nothing
+        candidates = [
+            message.id
+            for message, vals in zip(messages, vals_list, strict=True)
+            if vals.get("model") == "crm.lead"
+            and vals.get("res_id")
+            and (vals.get("mail_activity_type_id") or vals.get("message_type") == "comment")
+        ]
+        if candidates:
+            # sudo: the leads' first contact (a system field), from the messages just created
+            self.env["crm.lead"].sudo()._first_contact_touch(self.sudo().browse(candidates))
         return messages
 
     def write(self, vals):

@@ -83,8 +83,8 @@ class TestLeadFirstContact(CrmRegulationCommon):
             )
 
     def test_only_candidate_messages_cost_a_statement(self):
-        """Tracking messages, notes and e-mails received are skipped in Python: only a done
-        activity or a message sent to the customer costs the one UPDATE."""
+        """Tracking messages, notifications and e-mails received are told apart from their
+        values: only a done activity or a comment (a message or a note) costs the UPDATE."""
         lead = self.lead()
         Leads = type(self.env["crm.lead"])
         calls = []
@@ -95,11 +95,9 @@ class TestLeadFirstContact(CrmRegulationCommon):
             return sql(model, where)
 
         with patch.object(Leads, "_first_contact_sql", counting):
-            lead.with_user(self.user_salesman).message_post(
-                body="Note", message_type="comment", subtype_xmlid="mail.mt_note"
-            )
             lead.with_user(self.user_salesman).write({"expected_revenue": 5})
             self.env.cr.precommit.run()  # (tracking messages)
+            lead.message_post(body="Received", message_type="email", author_id=self.customer.id)
             self.assertEqual(calls, [])
             lead.with_user(self.user_salesman).message_post(
                 body="Offer", message_type="comment", subtype_xmlid="mail.mt_comment"
