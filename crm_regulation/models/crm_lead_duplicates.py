@@ -149,20 +149,15 @@ class CrmLeadDuplicates(models.Model):
         """[Violation] of new leads found duplicating others ([(lead, originals)]);
         ``outcome``: a value, or a function of the lead."""
         return [
-            Violation(
-                lead_id=lead.id,
-                lead_name=lead.display_name,
-                team_id=lead.team_id.id,
-                user_id=lead.user_id.id,
-                company_id=lead.company_id.id,
-                rule_id=None,
-                source="duplicate",
+            Violation.of_lead(
+                lead,
+                "duplicate",
                 # the originals by number only: the log's readers may not see them
-                text=self.env._(
+                self.env._(
                     "duplicates the open lead(s) %s", ", ".join(f"#{o.id}" for o in originals)
                 ),
-                mode=lead.team_id.regulation_mode,
-                outcome=outcome(lead) if callable(outcome) else outcome,
+                lead.team_id.regulation_mode,
+                outcome(lead) if callable(outcome) else outcome,
             )
             for lead, originals in found
         ]

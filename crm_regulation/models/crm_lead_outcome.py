@@ -199,21 +199,7 @@ class CrmLeadOutcome(models.Model):
         refuses (``text``: what is missing)."""
         # sudo: the name, team, salesperson and company of the leads being closed (log values)
         leads = self.sudo()
-        return [
-            Violation(
-                lead_id=lead.id,
-                lead_name=lead.display_name,
-                team_id=lead.team_id.id,
-                user_id=lead.user_id.id,
-                company_id=lead.company_id.id,
-                rule_id=None,
-                source="closing",
-                text=text,
-                mode=ENFORCE,
-                outcome="refused",
-            )
-            for lead in leads
-        ]
+        return [Violation.of_lead(lead, "closing", text, ENFORCE, "refused") for lead in leads]
 
     # ------------------------------------------------------------
     # ACTIONS

@@ -37,6 +37,22 @@ class Violation(NamedTuple):
     mode: str
     outcome: str
 
+    @classmethod
+    def of_lead(cls, lead, source, text, mode, outcome):
+        """A built-in requirement (no rule) of ``lead`` (a record read as the log needs)."""
+        return cls(
+            lead_id=lead.id,
+            lead_name=lead.display_name,
+            team_id=lead.team_id.id,
+            user_id=lead.user_id.id,
+            company_id=lead.company_id.id,
+            rule_id=None,
+            source=source,
+            text=text,
+            mode=mode,
+            outcome=outcome,
+        )
+
 
 class CrmRegulationViolation(models.Model):
     _name = "crm.regulation.violation"
