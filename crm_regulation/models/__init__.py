@@ -21,6 +21,7 @@ from . import (
     crm_stage,
     crm_stage_sla,
     crm_team,
+    crm_team_kpi,
     crm_team_member,
     ir_rule,
     mail_activity,

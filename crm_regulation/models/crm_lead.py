@@ -44,6 +44,7 @@ SYSTEM_FIELDS = frozenset(
         "loss_review_date",
         "outcome",
         "first_contact_date",
+        "first_contact_hours",
     }
 )
 # Leads handled per committed batch by the watchers.

@@ -6,6 +6,8 @@ its type), set-based; filled for the existing leads at install and upgrade."""
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from .regulation import Span
+
 # the condition on a message ``m`` (its author partner ``m.author_id``) of lead ``l``: a done
 # activity of a type the lead's company counts, or a message sent to the customer (Odoo's
 # "Send message" by an internal user; not a log note, not the customer's own e-mail)
@@ -34,12 +36,20 @@ class CrmLeadFirstContact(models.Model):
         "meeting (the activity types counted are set per company), or the first message "
         "sent to the customer.",
     )
+    first_contact_hours = fields.Float(
+        string="First Contact (Business Hours)",
+        readonly=True,
+        copy=False,
+        aggregator="avg",
+        help="Working hours of the team from the lead's creation to its first contact.",
+    )
 
     @api.model
     def _first_contact_sql(self, where):
         """UPDATE the leads without a first contact that ``where`` (on messages ``m``)
-        selects, from their first contact message; returns the ids written."""
-        return self.env.execute_query(
+        selects, from their first contact message, and their business hours to it; returns
+        the ids written."""
+        written = self.env.execute_query(
             SQL(
                 """
                 UPDATE crm_lead l
@@ -53,7 +63,7 @@ class CrmLeadFirstContact(models.Model):
                            AND %(contact)s
                       GROUP BY m.res_id) f
                  WHERE l.id = f.res_id
-             RETURNING l.id
+             RETURNING l.id, l.team_id, l.create_date, f.date
                 """,
                 where=where,
                 contact=SQL(
@@ -61,6 +71,29 @@ class CrmLeadFirstContact(models.Model):
                     company=self.env.company.id,
                     comment=self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_comment"),
                 ),
+            )
+        )
+        self._first_contact_write_hours(written)
+        return [row[0] for row in written]
+
+    @api.model
+    def _first_contact_write_hours(self, rows):
+        """Business hours from creation to first contact of ``rows`` (id, team id, created,
+        first contact), in the team's working hours: one UPDATE."""
+        if not rows:
+            return
+        spans = [
+            Span(lead_id, team_id, min(created, date), date, None)
+            for lead_id, team_id, created, date in rows
+        ]
+        spent = self.env["crm.lead.stage.history"]._business_hours(spans)
+        self.env.cr.execute(
+            SQL(
+                """UPDATE crm_lead l SET first_contact_hours = v.hours
+                     FROM unnest(%s::int[], %s::float8[]) AS v(id, hours)
+                    WHERE l.id = v.id""",
+                list(spent),
+                [hours.hours for hours in spent.values()],
             )
         )
 
@@ -85,9 +118,7 @@ class CrmLeadFirstContact(models.Model):
         self.flush_model(["first_contact_date"])
         written = self._first_contact_sql(SQL("m.id = ANY(%s)", list(messages.ids)))
         if written:
-            self.browse([lead_id for (lead_id,) in written]).invalidate_recordset(
-                ["first_contact_date"]
-            )
+            self.browse(written).invalidate_recordset(["first_contact_date", "first_contact_hours"])
 
     @api.model
     def _first_contact_backfill(self):
@@ -95,5 +126,20 @@ class CrmLeadFirstContact(models.Model):
         a change of the counted activity types): one statement."""
         self.flush_model(["first_contact_date"])
         written = self._first_contact_sql(SQL("TRUE"))
-        self.invalidate_model(["first_contact_date"])
+        self.invalidate_model(["first_contact_date", "first_contact_hours"])
         return len(written)
+
+    @api.model
+    def _first_contact_fill_hours(self):
+        """The leads contacted before 19.0.1.8.0 get their business hours to first contact
+        (upgrade): one read, one UPDATE."""
+        self.flush_model(["first_contact_date", "first_contact_hours"])
+        rows = self.env.execute_query(
+            SQL(
+                """SELECT id, team_id, create_date, first_contact_date FROM crm_lead
+                    WHERE first_contact_date IS NOT NULL AND first_contact_hours IS NULL"""
+            )
+        )
+        self._first_contact_write_hours(rows)
+        self.invalidate_model(["first_contact_hours"])
+        return len(rows)

@@ -67,6 +67,8 @@ class CrmLeadSla(models.Model):
 
     # closed leads only: a stage move of an open lead adds no entry to it
     _outcome_closed_idx = models.Index("(outcome) WHERE outcome <> 'open'")
+    # the figures of the leads closed in a period (crm_team_kpi.py)
+    _date_closed_idx = models.Index("(date_closed) WHERE date_closed IS NOT NULL")
     # the SLA watcher's query: leads still to warn, leads still to escalate
     _sla_warning_due_idx = models.Index("(sla_warning_at) WHERE sla_state = 'on_track'")
     # (a lead on track past its deadline is past its warning too: the first index finds it)

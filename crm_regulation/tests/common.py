@@ -97,6 +97,30 @@ class CrmRegulationCommon(TransactionCase):
         return leads.with_env(cls.env)
 
     @classmethod
+    def _calendar(cls, name, tz, hours, days=(0, 1, 2, 3, 4)):
+        """A working calendar: ``hours`` ((from, to), ...) on ``days`` (0: Monday)."""
+        return cls.env["resource.calendar"].create(
+            {
+                "name": name,
+                "tz": tz,
+                "attendance_ids": [
+                    (
+                        0,
+                        0,
+                        {
+                            "name": f"{day} {start}",
+                            "dayofweek": str(day),
+                            "hour_from": start,
+                            "hour_to": end,
+                        },
+                    )
+                    for day in days
+                    for start, end in hours
+                ],
+            }
+        )
+
+    @classmethod
     def _field(cls, *names):
         """ir.model.fields records of crm.lead, for required fields."""
         return cls.env["ir.model.fields"].search(
@@ -130,6 +154,16 @@ class CrmRegulationCommon(TransactionCase):
         when = datetime.fromisoformat(when) if isinstance(when, str) else when
         with freeze_time(when), patch.object(self.env.cr, "now", lambda: when):
             yield
+
+    @contextmanager
+    def query_count(self, expected):
+        """The block runs exactly ``expected`` queries, flushes included (Odoo's
+        ``assertQueryCount`` checks only under its ``warmup`` decorator)."""
+        self.env.flush_all()
+        before = self.env.cr.sql_log_count
+        yield
+        self.env.flush_all()
+        self.assertEqual(self.env.cr.sql_log_count - before, expected, "queries")
 
     @contextmanager
     def refused(self, text, exception=UserError):

@@ -1,4 +1,6 @@
+import importlib.util
 from datetime import datetime
+from pathlib import Path
 from unittest.mock import patch
 
 from odoo.exceptions import AccessError
@@ -18,6 +20,8 @@ class TestLeadFirstContact(CrmRegulationCommon):
         cls.company.crm_first_contact_activity_type_ids = cls.call | cls.env.ref(
             "mail.mail_activity_data_meeting"
         )
+        # speed counted in the team's working hours: 9-13 and 14-18 UTC, Monday to Friday
+        cls.team.resource_calendar_id = cls._calendar("Sales hours", "UTC", ((9, 13), (14, 18)))
         cls.customer = cls.env["res.partner"].create(
             {"name": "Customer", "email": "customer@example.com"}
         )
@@ -38,6 +42,7 @@ class TestLeadFirstContact(CrmRegulationCommon):
         self.assertFalse(lead.first_contact_date, "a to-do is no contact")
         self.done(lead, self.call, "2026-11-02 11:30:00")
         self.assertEqual(lead.first_contact_date, datetime(2026, 11, 2, 11, 30))
+        self.assertEqual(lead.first_contact_hours, 2.5)
         self.done(lead, self.call, "2026-11-03 09:00:00")
         self.assertEqual(lead.first_contact_date, datetime(2026, 11, 2, 11, 30), "the first")
 
@@ -72,6 +77,7 @@ class TestLeadFirstContact(CrmRegulationCommon):
         # the company counts to-dos from now on: its leads are looked at again
         self.company.crm_first_contact_activity_type_ids |= self.todo
         self.assertEqual(lead.first_contact_date, datetime(2026, 11, 2, 10, 0))
+        self.assertEqual(lead.first_contact_hours, 1.0, "in business hours, at backfill too")
 
     def test_kept_by_the_regulation_only(self):
         lead = self.lead()
@@ -104,3 +110,18 @@ class TestLeadFirstContact(CrmRegulationCommon):
             )
             self.assertEqual(len(calls), 1)
         self.assertTrue(lead.first_contact_date)
+
+    def test_upgrade_fills_the_hours_of_leads_already_contacted(self):
+        with self.at("2026-11-02 09:00:00"):
+            lead = self.lead()
+        self.done(lead, self.call, "2026-11-02 15:00:00")
+        self.env.cr.execute(
+            "UPDATE crm_lead SET first_contact_hours = NULL WHERE id = %s", [lead.id]
+        )
+        lead.invalidate_recordset(["first_contact_hours"])
+        path = Path(__file__).parents[1] / "migrations" / "19.0.1.8.0" / "post-migration.py"
+        spec = importlib.util.spec_from_file_location("crm_regulation_1_8_0", path)
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        migration.migrate(self.env.cr, "19.0.1.7.0")
+        self.assertEqual(lead.first_contact_hours, 5.0, "9-13 and 14-15")

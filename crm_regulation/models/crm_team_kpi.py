@@ -1,0 +1,684 @@
+"""The KPI engine: ``crm.team.get_regulation_kpis``, the sales figures of a team (and its
+sub-teams) or one of its salespeople over a period, with the previous period of the same
+length and the plans, from the leads and their stage history, under the caller's rights.
+
+Every figure is set-based SQL over the leads the caller may read (``crm.lead._search``: the
+record rules apply), one statement per family of figures for all the periods asked at once
+(the period, the previous one, the plans' periods to date). Cohorts are taken by entry: new
+leads by creation, stage conversion and time in stage by the first entry into the stage;
+outcomes by the day the lead was closed.
+"""
+
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
+
+import pytz
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL
+
+from .crm_kpi_target import KPI_CODES
+from .kpi_sql import lead_reach, qualified, stage_entries, team_stages
+
+# The longest period the API computes.
+MAX_PERIOD_DAYS = 731
+# KPIs measured as a running total over the period (their plan is compared with the share
+# of the period elapsed); the others are rates, medians and states.
+CUMULATIVE = {"new_leads", "revenue_won", "activities_done", "sla_breached", "regulation_bypasses"}
+# KPIs for which a lower value is better.
+LOWER_IS_BETTER = {
+    "first_contact_hours_median",
+    "disqualification_rate",
+    "loss_rate",
+    "stage_hours_median",
+    "cycle_days_median",
+    "sla_breached",
+    "stale_leads",
+    "regulation_bypasses",
+}
+UNITS = {
+    "new_leads": "count",
+    "first_contact_hours_median": "hours",
+    "qualification_rate": "percent",
+    "disqualification_rate": "percent",
+    "loss_rate": "percent",
+    "win_rate": "percent",
+    "stage_conversion": "percent",
+    "stage_hours_median": "hours",
+    "cycle_days_median": "days",
+    "revenue_won": "currency",
+    "avg_deal_size": "currency",
+    "leads_in_work": "count",
+    "activities_done": "count",
+    "sla_breached": "count",
+    "stale_leads": "count",
+    "regulation_bypasses": "count",
+}
+# KPIs hidden from those who may not read the leads' revenue (the role matrix's sensitive
+# fields: marketers, support)
+REVENUE_KPIS = {"revenue_won", "avg_deal_size"}
+# How far behind the plan is still "at risk" (a share of the plan, of the period elapsed)
+AT_RISK = 0.8
+
+
+class Window(NamedTuple):
+    """A period of whole days: its first and last day, and its bounds in naive UTC."""
+
+    date_from: date
+    date_to: date
+    start: datetime
+    stop: datetime
+
+    @property
+    def days(self):
+        return (self.date_to - self.date_from).days + 1
+
+
+class Figure(NamedTuple):
+    """One computed figure of one window: a value over a base (its denominator, None for
+    plain counts and medians), and a breakdown (salesperson, activity type, ...)."""
+
+    value: float
+    base: float | None = None
+    details: tuple = ()
+
+
+def _rate(part, whole):
+    return Figure(round(100.0 * part / whole, 1) if whole else 0.0, whole)
+
+
+def _median(value, count):
+    return Figure(round(value or 0.0, 1), count)
+
+
+class CrmTeamKpi(models.Model):
+    _inherit = "crm.team"  # pylint: disable=consider-merging-classes-inherited
+
+    # ------------------------------------------------------------
+    # API
+    # ------------------------------------------------------------
+
+    def get_regulation_kpis(self, date_from, date_to, user_id=False):
+        """The KPIs of the team (its sub-teams included) or of its salesperson ``user_id``
+        from ``date_from`` to ``date_to`` (dates, both included), computed over the leads the
+        caller may read: a list of dicts with ``code``, ``name``, ``value``, ``unit``,
+        ``denominator`` (in words), ``base`` (the number it is divided by or counted over),
+        ``previous`` (the previous period of the same length), ``better`` (``up``/``down``),
+        ``no_data``, ``target`` and ``target_share`` with ``plan`` (when a plan exists), and
+        ``details`` (stages, salespeople, activity types)."""
+        self.ensure_one()
+        self.check_access("read")
+        current = self._kpi_window(date_from, date_to)
+        previous = self._kpi_window(
+            current.date_from - timedelta(days=current.days),
+            current.date_from - timedelta(days=1),
+        )
+        user = self._kpi_user(user_id)
+        plans = self._kpi_plans(current, user)
+        windows = list(dict.fromkeys([current, previous, *(w for _p, w in plans.values())]))
+        pipeline = self._kpi_pipeline()
+        figures = self._kpi_figures(windows, user, pipeline)
+        order = {stage_id: index for index, stage_id in enumerate(pipeline.ids)}
+        today = fields.Date.context_today(self)
+        # the KPIs' names in the caller's language (the plans' selection)
+        labels = dict(
+            self.env["crm.kpi.target"]._fields["kpi_code"]._description_selection(self.env)
+        )
+        result = []
+        for code, _label in KPI_CODES:
+            by_key = figures.get(code, {})
+            for key in sorted(by_key, key=lambda key: order.get(key, -1)):
+                by_window = by_key[key]
+                figure = by_window.get(current) or Figure(0.0)
+                entry = {
+                    "code": code,
+                    "name": self._kpi_name(code, labels, key, pipeline),
+                    "value": figure.value,
+                    "unit": UNITS[code],
+                    "base": figure.base,
+                    "denominator": self._kpi_denominator(code, figure),
+                    "previous": (by_window.get(previous) or Figure(0.0)).value,
+                    "better": "down" if code in LOWER_IS_BETTER else "up",
+                    "no_data": not figure.value and not figure.base and not figure.details,
+                    "details": list(figure.details),
+                    "target": False,
+                    "target_share": False,
+                }
+                if key is not None:
+                    entry["key"] = key
+                if key is None and code in plans:
+                    plan, window = plans[code]
+                    actual = (by_window.get(window) or Figure(0.0)).value
+                    entry.update(self._kpi_plan_status(code, plan, window, actual, today))
+                result.append(entry)
+        return result
+
+    # ------------------------------------------------------------
+    # Inputs
+    # ------------------------------------------------------------
+
+    @api.model
+    def _kpi_window(self, date_from, date_to):
+        try:
+            first, last = fields.Date.to_date(date_from), fields.Date.to_date(date_to)
+        except (TypeError, ValueError) as error:
+            raise UserError(self.env._("A period is given by two dates (%s).", error)) from None
+        if not first or not last:
+            raise UserError(self.env._("A period needs its first and last day."))
+        if last < first:
+            raise UserError(
+                self.env._(
+                    "The period ends (%(to)s) before it starts (%(from)s).",
+                    to=last,
+                    **{"from": first},
+                )
+            )
+        if (last - first).days + 1 > MAX_PERIOD_DAYS:
+            raise UserError(
+                self.env._(
+                    "A period of at most two years is computed (%s days asked).",
+                    (last - first).days + 1,
+                )
+            )
+        tz = pytz.timezone(self.env.context.get("tz") or self.env.user.tz or "UTC")
+
+        def bound(day):
+            return (
+                tz.localize(datetime.combine(day, time.min))
+                .astimezone(pytz.utc)
+                .replace(tzinfo=None)
+            )
+
+        return Window(first, last, bound(first), bound(last + timedelta(days=1)))
+
+    def _kpi_user(self, user_id):
+        if not user_id:
+            return self.env["res.users"]
+        if not isinstance(user_id, int) or isinstance(user_id, bool):
+            raise UserError(self.env._("A salesperson is given by their id."))
+        # sudo: the team's memberships, whoever asks (the figures stay under their rights)
+        team = self.sudo()
+        user = self.env["res.users"].browse(user_id).exists()
+        if not user or user not in (team.member_ids | team.user_id):
+            raise UserError(
+                self.env._("This salesperson is not a member of the team %s.", self.name)
+            )
+        return user
+
+    def _kpi_plans(self, window, user):
+        """{kpi code: Window} of the plans of the team (or the salesperson) whose period holds
+        the period's last day, the closest to the period asked, from their first day to the
+        period's last day (the actual to date)."""
+        Target = self.env["crm.kpi.target"]
+        if not Target.has_access("read"):
+            return {}
+        plans = Target.search(
+            [
+                ("team_id", "=", self.id),
+                ("user_id", "=", user.id or False),
+                ("date_start", "<=", window.date_to),
+                ("date_end", ">=", window.date_to),
+            ]
+        )
+        best = {}
+        for plan in plans:
+            distance = abs((plan.date_start - window.date_from).days) + abs(
+                (plan.date_end - window.date_to).days
+            )
+            if plan.kpi_code not in best or distance < best[plan.kpi_code][0]:
+                best[plan.kpi_code] = (distance, plan)
+        return {
+            code: (plan, self._kpi_window(plan.date_start, window.date_to))
+            for code, (_distance, plan) in best.items()
+        }
+
+    # ------------------------------------------------------------
+    # Figures (set-based SQL)
+    # ------------------------------------------------------------
+
+    def _kpi_figures(self, windows, user, pipeline):
+        """{code: {key: {Window: Figure}}} of every KPI over ``windows``."""
+        tree = self.with_context(active_test=False).search([("id", "child_of", self.id)])
+        domain = [("team_id", "in", tree.ids)] + ([("user_id", "=", user.id)] if user else [])
+        Lead = self.env["crm.lead"].with_context(active_test=False)
+        leads = Lead._search(domain).subselect()
+        bounds = SQL(
+            "unnest(%s::timestamp[], %s::timestamp[]) WITH ORDINALITY AS w(start, stop, n)",
+            [window.start for window in windows],
+            [window.stop for window in windows],
+        )
+        ctx = KpiContext(windows, leads, bounds, tree, user, pipeline)
+        figures = defaultdict(lambda: defaultdict(dict))
+        for family in (
+            self._kpi_new_leads,
+            self._kpi_closed,
+            self._kpi_stages,
+            self._kpi_in_work,
+            self._kpi_activities,
+            self._kpi_stale,
+            self._kpi_bypasses,
+        ):
+            for code, key, n, figure in family(ctx):
+                figures[code][key][windows[n - 1]] = figure
+        # every KPI is there, with "no data" when nothing was counted: one per stage of the
+        # pipeline (the won stage has no conversion)
+        for code, _label in KPI_CODES:
+            if code == "stage_conversion":
+                keys = [stage.id for stage in pipeline if not stage.is_won]
+            elif code == "stage_hours_median":
+                keys = pipeline.ids
+            else:
+                keys = [None]
+            for key in keys:
+                figures[code].setdefault(key, {})
+        if not self.env["crm.lead"]._has_field_access(
+            self.env["crm.lead"]._fields["expected_revenue"], "read"
+        ):
+            for code in REVENUE_KPIS:
+                figures.pop(code, None)
+        return figures
+
+    def _kpi_new_leads(self, ctx):
+        """New leads (by creation), qualified, disqualified, first contact speed."""
+        rows = self.env.execute_query(
+            SQL(
+                """
+                WITH ts AS (%(ts)s)
+                SELECT w.n, count(*), count(*) FILTER (WHERE %(qualified)s),
+                       count(*) FILTER (WHERE l.outcome = 'disqualified'),
+                       count(l.first_contact_hours),
+                       percentile_cont(0.5) WITHIN GROUP (ORDER BY l.first_contact_hours)
+                  FROM crm_lead l
+                  JOIN %(bounds)s ON l.create_date >= w.start AND l.create_date < w.stop
+                 WHERE l.id IN %(leads)s AND l.create_date >= %(span)s
+                       AND l.create_date < %(stop)s
+              GROUP BY w.n
+                """,
+                ts=team_stages(ctx.tree.ids),
+                qualified=qualified("l"),
+                bounds=ctx.bounds,
+                leads=ctx.leads,
+                span=ctx.first_start,
+                stop=ctx.last_stop,
+            )
+        )
+        for n, total, qualified_count, disqualified, contacted, median in rows:
+            yield "new_leads", None, n, Figure(total)
+            yield "qualification_rate", None, n, _rate(qualified_count, total)
+            yield "disqualification_rate", None, n, _rate(disqualified, total)
+            yield "first_contact_hours_median", None, n, _median(median, contacted)
+
+    def _kpi_closed(self, ctx):
+        """Won, lost and disqualified leads by the day they were closed."""
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT w.n, count(*) FILTER (WHERE l.outcome = 'won'),
+                       count(*) FILTER (WHERE l.outcome = 'lost'),
+                       COALESCE(sum(l.expected_revenue) FILTER (WHERE l.outcome = 'won'), 0),
+                       percentile_cont(0.5) WITHIN GROUP (
+                           ORDER BY EXTRACT(EPOCH FROM l.date_closed - l.create_date) / 86400.0)
+                           FILTER (WHERE l.outcome = 'won')
+                  FROM crm_lead l
+                  JOIN %(bounds)s ON l.date_closed >= w.start AND l.date_closed < w.stop
+                 WHERE l.id IN %(leads)s AND l.outcome IN ('won', 'lost')
+                       AND l.date_closed >= %(start)s AND l.date_closed < %(stop)s
+              GROUP BY w.n
+                """,
+                bounds=ctx.bounds,
+                leads=ctx.leads,
+                start=ctx.first_start,
+                stop=ctx.last_stop,
+            )
+        )
+        for n, won, lost, revenue, cycle in rows:
+            yield "win_rate", None, n, _rate(won, won + lost)
+            yield "loss_rate", None, n, _rate(lost, won + lost)
+            yield "revenue_won", None, n, Figure(round(revenue, 2), won)
+            yield "avg_deal_size", None, n, Figure(round(revenue / won, 2) if won else 0.0, won)
+            yield "cycle_days_median", None, n, _median(cycle, won)
+
+    def _kpi_stages(self, ctx):
+        """Per stage of the team's pipeline, the leads that first entered it in the period:
+        how many went on (and how the others dropped), their time in it, SLA breaches."""
+        rows = self.env.execute_query(
+            SQL(
+                """
+                WITH ts AS (%(ts)s),
+                entry AS (%(entries)s)
+                SELECT w.n, e.stage_id,
+                       count(*) FILTER (WHERE c.counted),
+                       count(*) FILTER (WHERE c.counted AND c.reach > s.rank),
+                       count(*) FILTER (WHERE c.counted AND c.reach <= s.rank
+                                         AND l.outcome = 'lost'),
+                       count(*) FILTER (WHERE c.counted AND c.reach <= s.rank
+                                         AND l.outcome = 'disqualified'),
+                       count(e.hours),
+                       percentile_cont(0.5) WITHIN GROUP (ORDER BY e.hours),
+                       count(*) FILTER (WHERE e.breached), count(*) FILTER (WHERE e.with_sla),
+                       bool_or(s.is_won)
+                  FROM entry e
+                  JOIN crm_lead l ON l.id = e.lead_id
+                  JOIN ts s ON s.team_key = COALESCE(l.team_id, 0) AND s.stage_id = e.stage_id
+                  JOIN %(bounds)s ON e.date_in >= w.start AND e.date_in < w.stop
+                 CROSS JOIN LATERAL (
+                       SELECT CASE WHEN l.outcome = 'won' THEN 1000000
+                                   ELSE %(reach)s END AS reach,
+                              NOT (l.outcome = 'disqualified' AND s.rank >= s.qual_rank)
+                                   AS counted) c
+              GROUP BY w.n, e.stage_id
+                """,
+                ts=team_stages(ctx.tree.ids),
+                entries=stage_entries(
+                    SQL(
+                        "h.lead_id IN %s AND h.date_in >= %s AND h.date_in < %s",
+                        ctx.leads,
+                        ctx.first_start,
+                        ctx.last_stop,
+                    )
+                ),
+                bounds=ctx.bounds,
+                reach=lead_reach("l"),
+            )
+        )
+        breaches = defaultdict(lambda: [0, 0])
+        for (
+            n,
+            stage_id,
+            entered,
+            went_on,
+            lost,
+            disqualified,
+            timed,
+            hours,
+            breached,
+            with_sla,
+            won,
+        ) in rows:
+            breaches[n][0] += breached
+            breaches[n][1] += with_sla
+            if stage_id not in ctx.pipeline.ids:
+                continue
+            yield "stage_hours_median", stage_id, n, _median(hours, timed)
+            if won:
+                continue
+            figure = _rate(went_on, entered)
+            drop = {
+                "lost": lost,
+                "disqualified": disqualified,
+                "still_there": entered - went_on - lost - disqualified,
+            }
+            yield (
+                "stage_conversion",
+                stage_id,
+                n,
+                figure._replace(details=({"entered": entered, "went_on": went_on, **drop},)),
+            )
+        for n, (breached, with_sla) in breaches.items():
+            yield "sla_breached", None, n, Figure(breached, with_sla)
+
+    def _kpi_in_work(self, ctx):
+        """Open leads at the end of each period, per salesperson (from the stays)."""
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT w.n, l.user_id, count(DISTINCT h.lead_id)
+                  FROM crm_lead_stage_history h
+                  JOIN crm_lead l ON l.id = h.lead_id
+                  JOIN crm_stage s ON s.id = h.stage_id AND s.is_won IS NOT TRUE
+                  JOIN %(bounds)s ON h.date_in < w.stop
+                                 AND (h.date_out IS NULL OR h.date_out >= w.stop)
+                 WHERE h.lead_id IN %(leads)s AND h.date_in < %(stop)s
+                       AND (h.date_out IS NULL OR h.date_out >= %(start)s)
+              GROUP BY w.n, l.user_id
+                """,
+                bounds=ctx.bounds,
+                leads=ctx.leads,
+                start=ctx.first_stop,
+                stop=ctx.last_stop,
+            )
+        )
+        for n, details in self._kpi_breakdown(rows, "res.users").items():
+            yield "leads_in_work", None, n, Figure(sum(d["value"] for d in details), None, details)
+
+    def _kpi_activities(self, ctx):
+        """Activities done on the leads (the messages they leave), per type."""
+        author = SQL("AND m.author_id = %s", ctx.user.partner_id.id) if ctx.user else SQL()
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT w.n, m.mail_activity_type_id, count(*)
+                  FROM mail_message m
+                  JOIN %(bounds)s ON m.date >= w.start AND m.date < w.stop
+                 WHERE m.model = 'crm.lead' AND m.mail_activity_type_id IS NOT NULL
+                   AND m.res_id IN %(leads)s %(author)s
+                   AND m.date >= %(start)s AND m.date < %(stop)s
+              GROUP BY w.n, m.mail_activity_type_id
+                """,
+                bounds=ctx.bounds,
+                leads=ctx.leads,
+                author=author,
+                start=ctx.first_start,
+                stop=ctx.last_stop,
+            )
+        )
+        for n, details in self._kpi_breakdown(rows, "mail.activity.type").items():
+            yield (
+                "activities_done",
+                None,
+                n,
+                Figure(sum(d["value"] for d in details), None, details),
+            )
+
+    def _kpi_stale(self, ctx):
+        """Open leads flagged stale in the period and still stale."""
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT w.n, count(*)
+                  FROM crm_lead l
+                  JOIN %(bounds)s ON l.stale_date >= w.start AND l.stale_date < w.stop
+                 WHERE l.id IN %(leads)s AND l.active AND l.outcome = 'open'
+                   AND l.stale_date >= %(start)s AND l.stale_date < %(stop)s
+              GROUP BY w.n
+                """,
+                bounds=ctx.bounds,
+                leads=ctx.leads,
+                start=ctx.first_start,
+                stop=ctx.last_stop,
+            )
+        )
+        for n, count in rows:
+            yield "stale_leads", None, n, Figure(count)
+
+    def _kpi_bypasses(self, ctx):
+        """Regulation bypasses of the compliance log (by those who may read it)."""
+        Violation = self.env["crm.regulation.violation"]
+        if not Violation.has_access("read"):
+            return
+        domain = [("team_id", "in", ctx.tree.ids), ("outcome", "=", "bypassed")]
+        if ctx.user:
+            domain.append(("user_id", "=", ctx.user.id))
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT w.n, count(*)
+                  FROM crm_regulation_violation v
+                  JOIN %(bounds)s ON v.date >= w.start AND v.date < w.stop
+                 WHERE v.id IN %(rows)s AND v.date >= %(start)s AND v.date < %(stop)s
+              GROUP BY w.n
+                """,
+                bounds=ctx.bounds,
+                rows=Violation._search(domain).subselect(),
+                start=ctx.first_start,
+                stop=ctx.last_stop,
+            )
+        )
+        for n, count in rows:
+            yield "regulation_bypasses", None, n, Figure(count)
+
+    # ------------------------------------------------------------
+    # Presentation
+    # ------------------------------------------------------------
+
+    def _kpi_pipeline(self):
+        """The stages of the team's pipeline, in order (those of no team and its own)."""
+        return self.env["crm.stage"].search(
+            ["|", ("team_ids", "=", False), ("team_ids", "in", self.ids)]
+        )
+
+    def _kpi_breakdown(self, rows, model):
+        """{window n: [{id, name, value}]} of ``rows`` (n, record id, count)."""
+        records = self.env[model].browse({row[1] for row in rows if row[1]})
+        # sudo: the names of the salespeople and activity types counted, for the breakdown
+        names = dict(records.sudo().mapped(lambda record: (record.id, record.display_name)))
+        result = defaultdict(list)
+        for n, record_id, count in rows:
+            result[n].append(
+                {
+                    "id": record_id or False,
+                    "name": names.get(record_id) or self.env._("Unassigned"),
+                    "value": count,
+                }
+            )
+        return result
+
+    def _kpi_name(self, code, labels, key, pipeline):
+        name = labels[code]
+        if key is None:
+            return name
+        stage = self.env["crm.stage"].browse(key)
+        if code == "stage_conversion":
+            following = pipeline[pipeline.ids.index(key) + 1 :][:1]
+            return f"{name}: {stage.name} → {following.name or self.env._('Won')}"
+        return f"{name}: {stage.name}"
+
+    def _kpi_denominator(self, code, figure):
+        """What the figure is divided by or counted over, in words."""
+        base = figure.base or 0
+        texts = {
+            "new_leads": lambda: self.env._("leads created in the period"),
+            "first_contact_hours_median": lambda: self.env._(
+                "median over %s new leads contacted (business hours from creation)", base
+            ),
+            "qualification_rate": lambda: self.env._(
+                "of %s leads created in the period, disqualified ones included", base
+            ),
+            "disqualification_rate": lambda: self.env._("of %s leads created in the period", base),
+            "loss_rate": lambda: self.env._(
+                "of %s leads won or lost in the period (disqualified excluded)", base
+            ),
+            "win_rate": lambda: self.env._(
+                "of %s leads won or lost in the period (disqualified excluded)", base
+            ),
+            "stage_conversion": lambda: self.env._(
+                "of %s leads that first entered the stage in the period (past the "
+                "qualification stage, disqualified leads excluded)",
+                base,
+            ),
+            "stage_hours_median": lambda: self.env._(
+                "median over %s finished stays that began in the period (business hours)", base
+            ),
+            "cycle_days_median": lambda: self.env._(
+                "median over %s leads won in the period (days from creation)", base
+            ),
+            "revenue_won": lambda: self.env._(
+                "expected revenue of %s leads won in the period", base
+            ),
+            "avg_deal_size": lambda: self.env._("revenue won ÷ %s leads won in the period", base),
+            "leads_in_work": lambda: self.env._("open leads at the end of the period"),
+            "activities_done": lambda: self.env._("activities marked done in the period"),
+            "sla_breached": lambda: self.env._(
+                "stays past their SLA, of %s stays with an SLA that began in the period", base
+            ),
+            "stale_leads": lambda: self.env._(
+                "open leads flagged stale in the period, still stale"
+            ),
+            "regulation_bypasses": lambda: self.env._("moves let through by a bypass group"),
+        }
+        text = texts[code]()
+        if not figure.value and not figure.base and not figure.details:
+            return self.env._("no data: %s", text)
+        return text
+
+    def _kpi_plan_status(self, code, plan, window, actual, today):
+        """Plan vs actual: the target, the share reached to date, the share of the plan's
+        period elapsed, and whether it is on track, at risk or behind."""
+        target = plan.target
+        days = (plan.date_end - plan.date_start).days + 1
+        elapsed = min(max((min(today, window.date_to) - plan.date_start).days + 1, 0), days)
+        elapsed_share = elapsed / days
+        share = actual / target if target else 0.0
+        lower = code in LOWER_IS_BETTER
+        if code in CUMULATIVE:
+            expected = target * elapsed_share
+            if lower:
+                status = (
+                    "on_track"
+                    if actual <= expected
+                    else "at_risk"
+                    if actual <= target
+                    else "behind"
+                )
+            else:
+                status = (
+                    "on_track"
+                    if actual >= expected
+                    else "at_risk"
+                    if actual >= AT_RISK * expected
+                    else "behind"
+                )
+        elif lower:
+            status = (
+                "on_track"
+                if actual <= target
+                else "at_risk"
+                if actual <= target / AT_RISK
+                else "behind"
+            )
+        else:
+            status = (
+                "on_track"
+                if actual >= target
+                else "at_risk"
+                if actual >= AT_RISK * target
+                else "behind"
+            )
+        return {
+            "target": target,
+            "target_share": round(share, 4),
+            "plan": {
+                "id": plan.id,
+                "period": plan.period,
+                "date_start": fields.Date.to_string(plan.date_start),
+                "date_end": fields.Date.to_string(plan.date_end),
+                "actual": actual,
+                "elapsed_share": round(elapsed_share, 4),
+                "status": status,
+            },
+        }
+
+
+class KpiContext(NamedTuple):
+    """What every family of figures is computed over."""
+
+    windows: list
+    leads: SQL  # subselect of the leads counted (the caller's rights applied)
+    bounds: SQL  # the windows as rows w(start, stop, n)
+    tree: models.Model  # the team and its sub-teams
+    user: models.Model  # the salesperson, or nobody
+    pipeline: models.Model  # the stages of the team's pipeline, in order
+
+    @property
+    def first_start(self):
+        return min(window.start for window in self.windows)
+
+    @property
+    def first_stop(self):
+        return min(window.stop for window in self.windows)
+
+    @property
+    def last_stop(self):
+        return max(window.stop for window in self.windows)

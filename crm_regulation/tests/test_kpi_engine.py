@@ -1,0 +1,256 @@
+from odoo.exceptions import AccessError
+
+from .common import CrmRegulationCommon
+
+
+class KpiFunnelCommon(CrmRegulationCommon):
+    """A small funnel built by hand, move by move, in the week of Monday 2 November 2026
+    (the team works 9-13 and 14-18 UTC, Monday to Friday):
+
+    ====  =========  =================================================================
+    lead  owner      story
+    ====  =========  =================================================================
+    A     Sasha      New 09:00 → Qualification 11:00 → Presentation Tue 10:00 → Won Wed
+                     10:00 (1,000); call done Mon 10:00
+    B     Sasha      New 09:00 → Qualification 13:00 → lost Tue 12:00; call Mon 14:30
+    C     Sasha      New 09:00 → disqualified 12:00
+    D     Pavel      New 09:00 → Qualification Tue 09:00, still there (500)
+    E     Pavel      New 09:00, still there
+    F     Sasha      created in the previous week (Tue 27 October), still in New
+    ====  =========  =================================================================
+    """
+
+    WEEK = ("2026-11-02", "2026-11-08")
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.team.write(
+            {
+                "resource_calendar_id": cls._calendar("Sales hours", "UTC", ((9, 13), (14, 18))).id,
+                # (Odoo's own stages, of no team, come first in every team's pipeline)
+                "qualification_stage_id": cls.stage_qualification.id,
+            }
+        )
+        cls.call = cls.env.ref("mail.mail_activity_data_call")
+        cls.company.crm_first_contact_activity_type_ids = cls.call
+        Reason = cls.env["crm.lost.reason"]
+        cls.loss = Reason.search([("category", "=", "loss")], limit=1)
+        cls.disqualification = Reason.search(
+            [("category", "=", "disqualification"), ("requires_duplicate_of", "=", False)],
+            limit=1,
+        )
+        cls.funnel = cls._build_funnel()
+
+    @classmethod
+    def _at(cls, when):
+        return cls.at(cls, when)
+
+    @classmethod
+    def _build_funnel(cls):
+        leads = {}
+        with cls._at("2026-10-27 09:00:00"):
+            leads["F"] = cls._create_leads(1)
+        with cls._at("2026-11-02 09:00:00"):
+            for name, user, revenue in (
+                ("A", cls.user_salesman, 1000),
+                ("B", cls.user_salesman, 0),
+                ("C", cls.user_salesman, 0),
+                ("D", cls.user_salesman_2, 500),
+                ("E", cls.user_salesman_2, 0),
+            ):
+                leads[name] = cls._create_leads(1, user=user, expected_revenue=revenue)
+        for when, name, change in (
+            ("2026-11-02 10:00:00", "A", "call"),
+            ("2026-11-02 11:00:00", "A", cls.stage_qualification),
+            ("2026-11-02 12:00:00", "C", cls.disqualification),
+            ("2026-11-02 13:00:00", "B", cls.stage_qualification),
+            ("2026-11-02 14:30:00", "B", "call"),
+            ("2026-11-03 09:00:00", "D", cls.stage_qualification),
+            ("2026-11-03 10:00:00", "A", cls.stage_presentation),
+            ("2026-11-03 12:00:00", "B", cls.loss),
+            ("2026-11-04 10:00:00", "A", cls.stage_won),
+        ):
+            lead = leads[name].with_user(leads[name].user_id)
+            with cls._at(when):
+                if isinstance(change, str):
+                    lead.activity_schedule(
+                        activity_type_id=cls.call.id, user_id=lead.user_id.id
+                    ).action_done()
+                elif change._name == "crm.lost.reason":
+                    lead.write({"lost_feedback": "<p>Closed in the test funnel</p>"})
+                    lead.action_set_lost(lost_reason_id=change.id)
+                else:
+                    lead.stage_id = change
+        return leads
+
+    def kpis(self, user=None, team=None, period=None, **kwargs):
+        team = (team or self.team).with_user(user or self.user_manager)
+        result = team.get_regulation_kpis(*(period or self.WEEK), **kwargs)
+        return {(kpi["code"], kpi.get("key")): kpi for kpi in result}
+
+
+class TestKpiEngine(KpiFunnelCommon):
+    def test_every_kpi_of_the_hand_built_funnel(self):
+        kpis = self.kpis()
+
+        def value(code, key=None):
+            return kpis[code, key]["value"]
+
+        self.assertEqual(value("new_leads"), 5)
+        self.assertEqual(kpis["new_leads", None]["previous"], 1, "F, the week before")
+        self.assertEqual(value("qualification_rate"), 60.0, "A, B, D of five")
+        self.assertEqual(kpis["qualification_rate", None]["base"], 5)
+        self.assertEqual(value("disqualification_rate"), 20.0)
+        # A: 1 h; B: 4 h before lunch + 30 min after
+        self.assertEqual(value("first_contact_hours_median"), 2.8)
+        self.assertEqual(kpis["first_contact_hours_median", None]["base"], 2)
+        self.assertEqual(value("win_rate"), 50.0, "A won, B lost, C disqualified left out")
+        self.assertEqual(kpis["win_rate", None]["base"], 2)
+        self.assertEqual(value("loss_rate"), 50.0)
+        self.assertEqual(value("revenue_won"), 1000)
+        self.assertEqual(value("avg_deal_size"), 1000)
+        self.assertEqual(value("cycle_days_median"), 2.0)
+        # New → Qualification: five entered, three went on, C disqualified, E still there
+        new = kpis["stage_conversion", self.stage_new.id]
+        self.assertEqual(new["value"], 60.0)
+        self.assertEqual(
+            new["details"],
+            [{"entered": 5, "went_on": 3, "lost": 0, "disqualified": 1, "still_there": 1}],
+        )
+        self.assertIn("New Lead → Qualification", new["name"])
+        qualification = kpis["stage_conversion", self.stage_qualification.id]
+        self.assertEqual(qualification["value"], 33.3)
+        self.assertEqual(
+            qualification["details"],
+            [{"entered": 3, "went_on": 1, "lost": 1, "disqualified": 0, "still_there": 1}],
+        )
+        # A skipped Proposal..Contract to Won: it went on from Presentation
+        self.assertEqual(value("stage_conversion", self.stage_presentation.id), 100.0)
+        proposal = kpis["stage_conversion", self.stage_proposal.id]
+        self.assertTrue(proposal["no_data"])
+        self.assertIn("no data", proposal["denominator"])
+        self.assertNotIn(("stage_conversion", self.stage_won.id), kpis, "nothing after won")
+        # time in New: A 2 h, B 4 h, C 3 h, D 8 h (Monday's working day); E still there
+        self.assertEqual(value("stage_hours_median", self.stage_new.id), 3.5)
+        self.assertEqual(kpis["stage_hours_median", self.stage_new.id]["base"], 4)
+        in_work = kpis["leads_in_work", None]
+        self.assertEqual(in_work["value"], 3, "D, E and F at the end of the week")
+        self.assertEqual(
+            {(d["id"], d["value"]) for d in in_work["details"]},
+            {(self.user_salesman.id, 1), (self.user_salesman_2.id, 2)},
+        )
+        self.assertEqual(in_work["previous"], 1, "F at the end of the week before")
+        activities = kpis["activities_done", None]
+        self.assertEqual(activities["value"], 2)
+        self.assertEqual(activities["details"][0]["id"], self.call.id)
+        for code in ("sla_breached", "stale_leads", "regulation_bypasses"):
+            self.assertEqual(value(code), 0)
+            self.assertTrue(kpis[code, None]["no_data"], code)
+        self.assertEqual(
+            [kpi["code"] for kpi in self.kpis().values()][:6],
+            [
+                "new_leads",
+                "first_contact_hours_median",
+                "qualification_rate",
+                "disqualification_rate",
+                "loss_rate",
+                "win_rate",
+            ],
+        )
+
+    def test_a_salesperson_gets_their_own_figures(self):
+        own = self.kpis(user=self.user_salesman)
+        self.assertEqual(own["new_leads", None]["value"], 3, "A, B, C: not Pavel's D and E")
+        self.assertEqual(own["leads_in_work", None]["value"], 1, "F")
+        self.assertEqual(own["win_rate", None]["value"], 50.0)
+        # the head of sales asks for one salesperson
+        pavel = self.kpis(user_id=self.user_salesman_2.id)
+        self.assertEqual(pavel["new_leads", None]["value"], 2)
+        self.assertEqual(pavel["qualification_rate", None]["value"], 50.0)
+        self.assertEqual(pavel["activities_done", None]["value"], 0)
+        self.assertTrue(pavel["win_rate", None]["no_data"])
+        # a salesperson asking for a colleague gets what they may read of them: nothing
+        peek = self.kpis(user=self.user_salesman, user_id=self.user_salesman_2.id)
+        self.assertEqual(peek["new_leads", None]["value"], 0)
+
+    def test_an_empty_period_gives_zeros_with_no_data(self):
+        kpis = self.kpis(period=("2025-01-06", "2025-01-12"))
+        for (code, _key), kpi in kpis.items():
+            self.assertEqual(kpi["value"], 0, code)
+            self.assertTrue(kpi["no_data"], code)
+            self.assertIn("no data", kpi["denominator"], code)
+
+    def test_bad_periods_are_refused(self):
+        with self.refused("before it starts"):
+            self.kpis(period=("2026-11-08", "2026-11-02"))
+        with self.refused("at most two years"):
+            self.kpis(period=("2024-01-01", "2026-11-02"))
+        with self.refused("two dates"):
+            self.kpis(period=("yesterday", "2026-11-02"))
+        with self.refused("not a member"):
+            self.kpis(user_id=self.env.ref("base.user_admin").id)
+
+    def test_plans_vs_actual(self):
+        Target = self.env["crm.kpi.target"]
+        Target.create(
+            [
+                {
+                    "kpi_code": "new_leads",
+                    "team_id": self.team.id,
+                    "period": "month",
+                    "date_start": "2026-11-01",
+                    "target": 20,
+                },
+                {
+                    "kpi_code": "win_rate",
+                    "team_id": self.team.id,
+                    "period": "week",
+                    "date_start": "2026-11-02",
+                    "target": 40,
+                },
+                {
+                    "kpi_code": "first_contact_hours_median",
+                    "team_id": self.team.id,
+                    "period": "week",
+                    "date_start": "2026-11-02",
+                    "target": 2,
+                },
+            ]
+        )
+        with self.at("2026-11-08 12:00:00"):
+            kpis = self.kpis()
+        new = kpis["new_leads", None]
+        # the month's plan, to date: 5 new leads of 20 after 8 days of 30
+        self.assertEqual(new["target"], 20)
+        self.assertEqual(new["target_share"], 0.25)
+        self.assertEqual(new["plan"]["elapsed_share"], round(8 / 30, 4))
+        self.assertEqual(new["plan"]["status"], "at_risk", "25% done, 27% of the month gone")
+        self.assertEqual(kpis["win_rate", None]["plan"]["status"], "on_track", "50% ≥ 40%")
+        first_contact = kpis["first_contact_hours_median", None]
+        self.assertEqual(
+            first_contact["plan"]["status"], "behind", "2.8 h for 2 h: lower is better"
+        )
+        self.assertFalse(kpis["revenue_won", None]["target"], "no plan")
+
+    def test_figures_are_set_based(self):
+        """The whole set costs the same number of queries for 5 leads or 50."""
+        self.kpis()
+        with self.query_count(10):
+            self.kpis()
+        self._create_leads(45)
+        self.env.invalidate_all()
+        self.kpis()
+        with self.query_count(10):
+            self.kpis()
+
+    def test_rpc_needs_team_read_access(self):
+        portal = self.env["res.users"].create(
+            {
+                "name": "Portal",
+                "login": "kpi_portal",
+                "group_ids": [(6, 0, self.env.ref("base.group_portal").ids)],
+            }
+        )
+        with self.assertRaises(AccessError):
+            self.kpis(user=portal)
