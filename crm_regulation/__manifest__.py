@@ -18,6 +18,7 @@
         "data/mail_template_data.xml",
         "data/crm_lost_reason_data.xml",
         "data/ir_cron_data.xml",
+        "data/crm_regulation_kpi_data.xml",
         "views/crm_lead_stage_history_views.xml",
         "views/crm_regulation_rule_views.xml",
         "views/crm_lead_views.xml",
@@ -28,6 +29,7 @@
         "views/crm_regulation_violation_views.xml",
         "views/menus.xml",
         "views/crm_kpi_target_views.xml",
+        "views/crm_team_dashboard_views.xml",
         "report/sales_regulation_report.xml",
     ],
     "demo": [
@@ -35,6 +37,9 @@
         "demo/crm_regulation_rule_demo.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "crm_regulation/static/src/sales_control/**/*",
+        ],
         "web.assets_tests": [
             "crm_regulation/static/tests/tours/**/*",
         ],

@@ -9,6 +9,7 @@ leads by creation, stage conversion and time in stage by the first entry into th
 outcomes by the day the lead was closed.
 """
 
+import math
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
@@ -61,6 +62,17 @@ UNITS = {
 REVENUE_KPIS = {"revenue_won", "avg_deal_size"}
 # How far behind the plan is still "at risk" (a share of the plan, of the period elapsed)
 AT_RISK = 0.8
+# The team's own conversion for the funnel fill: its last days
+FUNNEL_FILL_DAYS = 90
+# Headline KPIs of a dashboard: our users' rule is "no more than five"
+HEADLINE_MAX = 5
+HEADLINE_DEFAULT = (
+    "new_leads",
+    "first_contact_hours_median",
+    "qualification_rate",
+    "win_rate",
+    "revenue_won",
+)
 
 
 class Window(NamedTuple):
@@ -95,6 +107,136 @@ def _median(value, count):
 
 class CrmTeamKpi(models.Model):
     _inherit = "crm.team"  # pylint: disable=consider-merging-classes-inherited
+
+    regulation_live_date = fields.Date(
+        string="Regulation Live Since",
+        tracking=True,
+        help="When the team started to work by the regulation: the figures of the weeks "
+        "before are compared with the weeks after. Set when the team's mode first becomes "
+        "Enforce; editable.",
+    )
+    dashboard_kpi_ids = fields.Many2many(
+        "crm.regulation.kpi",
+        "crm_team_dashboard_kpi_rel",
+        "team_id",
+        "kpi_id",
+        string="Headline KPIs",
+        help="The 3 to 5 figures at the top of the team's Sales Control dashboard (empty: "
+        "new leads, first contact, qualification rate, win rate, revenue won).",
+    )
+
+    @api.onchange("dashboard_kpi_ids")
+    def _onchange_dashboard_kpi_ids(self):
+        if len(self.dashboard_kpi_ids) > HEADLINE_MAX:
+            return {
+                "warning": {
+                    "title": self.env._("More than five headline KPIs"),
+                    "message": self.env._(
+                        "%s KPIs chosen: a head of sales acts on no more than five. The "
+                        "dashboard shows them all.",
+                        len(self.dashboard_kpi_ids),
+                    ),
+                }
+            }
+        return None
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        today = fields.Date.context_today(self)
+        for vals in vals_list:
+            if vals.get("regulation_mode") == "enforce" and not vals.get("regulation_live_date"):
+                vals["regulation_live_date"] = today
+        return super().create(vals_list)
+
+    def write(self, vals):
+        result = super().write(vals)
+        if vals.get("regulation_mode") == "enforce":
+            # the regulation goes live the first time the team enforces it
+            self.filtered(lambda team: not team.regulation_live_date).write(
+                {"regulation_live_date": fields.Date.context_today(self)}
+            )
+        return result
+
+    def get_regulation_funnel_fill(self, day=False):
+        """The leads in work the team's revenue plan needs, at the team's own conversion of
+        the last 90 days: {target, actual, remaining, win_rate, avg_deal_size,
+        leads_needed, leads_in_work, enough, no_data} (``no_plan`` without a plan)."""
+        self.ensure_one()
+        self.check_access("read")
+        today = fields.Date.to_date(day) if day else fields.Date.context_today(self)
+        plans = self._kpi_plans(self._kpi_window(today, today), self.env["res.users"])
+        if "revenue_won" not in plans:
+            return {"no_plan": True}
+        plan, to_date = plans["revenue_won"]
+        recent = self._kpi_window(today - timedelta(days=FUNNEL_FILL_DAYS - 1), today)
+        figures = self._kpi_figures([to_date, recent], self.env["res.users"], self._kpi_pipeline())
+
+        def value(code, window):
+            return (figures[code][None].get(window) or Figure(0.0)).value
+
+        actual = value("revenue_won", to_date)
+        win_rate, deal = value("win_rate", recent), value("avg_deal_size", recent)
+        in_work = value("leads_in_work", recent)
+        remaining = max(plan.target - actual, 0.0)
+        per_lead = win_rate / 100.0 * deal
+        needed = math.ceil(remaining / per_lead) if per_lead else None
+        return {
+            "target": plan.target,
+            "actual": actual,
+            "remaining": remaining,
+            "win_rate": win_rate,
+            "avg_deal_size": deal,
+            "leads_needed": needed,
+            "leads_in_work": in_work,
+            "enough": needed is not None and in_work >= needed,
+            "no_data": needed is None,
+            "plan": {
+                "date_start": fields.Date.to_string(plan.date_start),
+                "date_end": fields.Date.to_string(plan.date_end),
+            },
+        }
+
+    def get_regulation_before_after(self, weeks=4):
+        """Each KPI over the ``weeks`` weeks before the team's regulation went live and the
+        weeks after (up to today): [{code, name, before, after, unit, better, improved}]."""
+        self.ensure_one()
+        self.check_access("read")
+        if not self.regulation_live_date:
+            return []
+        if not isinstance(weeks, int) or not 1 <= weeks <= 52:
+            raise UserError(self.env._("Compare 1 to 52 weeks before and after."))
+        live = self.regulation_live_date
+        today = fields.Date.context_today(self)
+        before = self._kpi_window(live - timedelta(weeks=weeks), live - timedelta(days=1))
+        after = self._kpi_window(
+            live, max(live, min(live + timedelta(weeks=weeks, days=-1), today))
+        )
+        figures = self._kpi_figures([before, after], self.env["res.users"], self._kpi_pipeline())
+        labels = dict(
+            self.env["crm.kpi.target"]._fields["kpi_code"]._description_selection(self.env)
+        )
+        result = []
+        for code, _label in KPI_CODES:
+            if None not in figures.get(code, {}):
+                continue
+            by_window = figures[code][None]
+            old = (by_window.get(before) or Figure(0.0)).value
+            new = (by_window.get(after) or Figure(0.0)).value
+            lower = code in LOWER_IS_BETTER
+            result.append(
+                {
+                    "code": code,
+                    "name": labels[code],
+                    "unit": UNITS[code],
+                    "before": old,
+                    "after": new,
+                    "better": "down" if lower else "up",
+                    "improved": new < old if lower else new > old,
+                    "date_live": fields.Date.to_string(live),
+                    "weeks": weeks,
+                }
+            )
+        return result
 
     # ------------------------------------------------------------
     # API

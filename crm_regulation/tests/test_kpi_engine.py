@@ -59,7 +59,9 @@ class KpiFunnelCommon(CrmRegulationCommon):
                 ("D", cls.user_salesman_2, 500),
                 ("E", cls.user_salesman_2, 0),
             ):
-                leads[name] = cls._create_leads(1, user=user, expected_revenue=revenue)
+                leads[name] = cls._create_leads(
+                    1, user=user, expected_revenue=revenue, name=f"Funnel lead {name}"
+                )
         for when, name, change in (
             ("2026-11-02 10:00:00", "A", "call"),
             ("2026-11-02 11:00:00", "A", cls.stage_qualification),

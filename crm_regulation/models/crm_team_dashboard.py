@@ -1,0 +1,95 @@
+"""The head of sales' dashboard (*CRM > Reporting > Sales Control*): what the OWL client
+action shows, in one call, from the KPI engine and the leads to act on, under the caller's
+rights."""
+
+from dateutil.relativedelta import relativedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from .crm_kpi_target import period_start
+from .crm_team_kpi import HEADLINE_DEFAULT, HEADLINE_MAX
+
+# The leads to act on, each a list of the dashboard: (key, domain on leads, active_test)
+ACTION_LISTS = (
+    ("sla", [("sla_state", "=", "breached")], True),
+    ("stale", [("stale_date", "!=", False), ("outcome", "=", "open")], True),
+    ("review", [("loss_review_state", "=", "to_review")], False),
+    ("qualification", [("qualification_state", "=", "overdue")], True),
+)
+# Leads shown per list (the rest: "and N more", the filtered list)
+ACTION_LIMIT = 5
+PERIOD_LENGTHS = {
+    "week": relativedelta(weeks=1),
+    "month": relativedelta(months=1),
+    "quarter": relativedelta(months=3),
+}
+
+
+class CrmTeamDashboard(models.Model):
+    _inherit = "crm.team"  # pylint: disable=consider-merging-classes-inherited
+
+    @api.model
+    def get_regulation_dashboard(self, team_id=False, period="month"):
+        """Everything the Sales Control dashboard shows for ``team_id`` (the first team the
+        caller leads, or belongs to, when empty) over the current ``period`` (week, month or quarter)."""
+        if period not in PERIOD_LENGTHS:
+            raise UserError(self.env._("A period is a week, a month or a quarter."))
+        teams = self.search(self._dashboard_teams_domain())
+        # (by default the first team the user leads)
+        led = teams.filtered(lambda team: team.user_id == self.env.user)
+        team = self.browse(team_id).exists() if team_id else (led or teams)[:1]
+        if not team:
+            return {"teams": [], "team": False}
+        team.check_access("read")
+        today = fields.Date.context_today(self)
+        date_from = period_start(period, today)
+        date_to = date_from + PERIOD_LENGTHS[period] - relativedelta(days=1)
+        kpis = team.get_regulation_kpis(date_from, date_to)
+        headline = team.dashboard_kpi_ids.mapped("code") or list(HEADLINE_DEFAULT)
+        return {
+            "teams": [{"id": t.id, "name": t.display_name} for t in teams],
+            "team": {"id": team.id, "name": team.display_name},
+            "period": period,
+            "date_from": fields.Date.to_string(date_from),
+            "date_to": fields.Date.to_string(date_to),
+            "currency": (team.company_id or self.env.company).currency_id.symbol or "",
+            "headline": [kpi for code in headline for kpi in kpis if kpi["code"] == code],
+            "headline_warning": len(headline) > HEADLINE_MAX,
+            "funnel": [kpi for kpi in kpis if kpi["code"] == "stage_conversion"],
+            "plans": [kpi for kpi in kpis if kpi.get("plan")],
+            "funnel_fill": team.get_regulation_funnel_fill(today),
+            "before_after": team.get_regulation_before_after(),
+            "actions": team._dashboard_actions(),
+        }
+
+    @api.model
+    def _dashboard_teams_domain(self):
+        """The teams a user steers: those they lead or belong to, all for a sales manager."""
+        if self.env.user.has_group("sales_team.group_sale_manager"):
+            return []
+        uid = self.env.uid
+        return ["|", ("user_id", "=", uid), ("member_ids", "in", [uid])]
+
+    def _dashboard_actions(self):
+        """The leads to act on, per list: {key: {count, leads: [{id, name, user}], domain}}."""
+        Lead = self.env["crm.lead"]
+        scope = [("team_id", "child_of", self.id)]
+        result = {}
+        for key, condition, active_test in ACTION_LISTS:
+            domain = scope + condition
+            Leads = Lead.with_context(active_test=active_test)
+            leads = Leads.search(domain, limit=ACTION_LIMIT, order="id")
+            count = len(leads)
+            if count == ACTION_LIMIT:
+                count = Leads.search_count(domain)
+            result[key] = {
+                "count": count,
+                "leads": [
+                    {"id": lead.id, "name": lead.display_name, "user": lead.user_id.name or ""}
+                    for lead in leads
+                ],
+                "domain": domain,
+                "active_test": active_test,
+            }
+        return result

@@ -1,0 +1,118 @@
+import { Component, onMounted, onWillStart, useState } from "@odoo/owl";
+import { _t } from "@web/core/l10n/translation";
+import { formatFloat } from "@web/core/utils/numbers";
+import { registry } from "@web/core/registry";
+import { useService } from "@web/core/utils/hooks";
+
+// Sales Control: the head of sales' dashboard. Everything comes from one call
+// (crm.team.get_regulation_dashboard), computed under the user's rights.
+export class SalesControl extends Component {
+    static template = "crm_regulation.SalesControl";
+    static props = ["*"];
+
+    setup() {
+        this.orm = useService("orm");
+        this.action = useService("action");
+        this.state = useState({ data: null, period: "month", teamId: false, loading: true });
+        this.actionTitles = {
+            sla: _t("SLA breached"),
+            stale: _t("Forgotten (stale)"),
+            review: _t("Losses to review"),
+            qualification: _t("Not qualified in time"),
+        };
+        this.statusLabels = {
+            on_track: _t("On track"),
+            at_risk: _t("At risk"),
+            behind: _t("Behind"),
+        };
+        onWillStart(() => this.load());
+        onMounted(() => {
+            // the first paint, for the tour and the benchmark that measure it
+            this.firstPaint = Math.round(performance.now());
+            document.body.dataset.crmRegulationFirstPaint = this.firstPaint;
+        });
+    }
+
+    async load() {
+        this.state.loading = true;
+        this.state.data = await this.orm.call("crm.team", "get_regulation_dashboard", [], {
+            team_id: this.state.teamId,
+            period: this.state.period,
+        });
+        this.state.teamId = this.state.data.team && this.state.data.team.id;
+        this.state.loading = false;
+    }
+
+    async onTeamChange(ev) {
+        this.state.teamId = parseInt(ev.target.value);
+        await this.load();
+    }
+
+    async onPeriodChange(period) {
+        this.state.period = period;
+        await this.load();
+    }
+
+    format(value, unit) {
+        if (value === false || value === null || value === undefined) {
+            return "—";
+        }
+        switch (unit) {
+            case "percent":
+                return `${formatFloat(value, { digits: [16, 1] })} %`;
+            case "hours":
+                return _t("%s h", formatFloat(value, { digits: [16, 1] }));
+            case "days":
+                return _t("%s d", formatFloat(value, { digits: [16, 1] }));
+            case "currency":
+                return `${formatFloat(value, { digits: [16, 0] })} ${this.state.data.currency}`;
+            default:
+                return formatFloat(value, { digits: [16, 0] });
+        }
+    }
+
+    delta(kpi) {
+        const change = kpi.value - kpi.previous;
+        if (!change) {
+            return { text: "=", good: null };
+        }
+        const good = kpi.better === "up" ? change > 0 : change < 0;
+        const sign = change > 0 ? "+" : "−";
+        return { text: `${sign}${this.format(Math.abs(change), kpi.unit)}`, good };
+    }
+
+    funnelWidth(kpi) {
+        const max = Math.max(1, ...this.state.data.funnel.map((k) => k.details[0]?.entered || 0));
+        return Math.round((100 * (kpi.details[0]?.entered || 0)) / max);
+    }
+
+    statusClass(status) {
+        return { on_track: "success", at_risk: "warning", behind: "danger" }[status];
+    }
+
+    openLead(leadId) {
+        this.action.doAction({
+            type: "ir.actions.act_window",
+            res_model: "crm.lead",
+            res_id: leadId,
+            views: [[false, "form"]],
+        });
+    }
+
+    openList(key) {
+        const list = this.state.data.actions[key];
+        this.action.doAction({
+            type: "ir.actions.act_window",
+            name: this.actionTitles[key],
+            res_model: "crm.lead",
+            domain: list.domain,
+            context: { active_test: list.active_test },
+            views: [
+                [false, "list"],
+                [false, "form"],
+            ],
+        });
+    }
+}
+
+registry.category("actions").add("crm_regulation.sales_control", SalesControl);

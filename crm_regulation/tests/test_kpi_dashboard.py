@@ -1,0 +1,128 @@
+from odoo.tests import HttpCase, tagged
+
+from .test_kpi_engine import KpiFunnelCommon
+
+
+class DashboardCommon(KpiFunnelCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # D is past its stage SLA: the first list of leads to act on
+        cls.env.cr.execute(
+            "UPDATE crm_lead SET sla_state = 'breached' WHERE id = %s", [cls.funnel["D"].id]
+        )
+        cls.funnel["D"].invalidate_recordset(["sla_state"])
+
+
+class TestKpiDashboard(DashboardCommon):
+    def test_funnel_fill_needs_leads_at_the_team_conversion(self):
+        self.env["crm.kpi.target"].create(
+            {
+                "kpi_code": "revenue_won",
+                "team_id": self.team.id,
+                "period": "month",
+                "date_start": "2026-11-01",
+                "target": 5000,
+            }
+        )
+        with self.at("2026-11-08 12:00:00"):
+            fill = self.team.with_user(self.user_manager).get_regulation_funnel_fill()
+        # 4,000 to go; over 90 days one win in two, 1,000 a deal: 500 a lead in work
+        self.assertEqual(fill["remaining"], 4000)
+        self.assertEqual(fill["win_rate"], 50.0)
+        self.assertEqual(fill["avg_deal_size"], 1000)
+        self.assertEqual(fill["leads_needed"], 8)
+        self.assertEqual(fill["leads_in_work"], 3, "D, E, F")
+        self.assertFalse(fill["enough"])
+        self.assertEqual(self.team.get_regulation_funnel_fill("2026-12-15"), {"no_plan": True})
+
+    def test_before_and_after_the_regulation_went_live(self):
+        self.team.regulation_live_date = "2026-11-02"
+        with self.at("2026-11-08 12:00:00"):
+            rows = self.team.with_user(self.user_manager).get_regulation_before_after(weeks=1)
+        new = next(row for row in rows if row["code"] == "new_leads")
+        self.assertEqual((new["before"], new["after"]), (1, 5))
+        self.assertTrue(new["improved"])
+        self.assertNotIn("stage_conversion", {row["code"] for row in rows})
+        with self.refused("1 to 52 weeks"):
+            self.team.get_regulation_before_after(weeks=0)
+
+    def test_live_date_set_when_the_team_first_enforces(self):
+        team = self.env["crm.team"].create({"name": "Rolling out", "regulation_mode": "audit"})
+        self.assertFalse(team.regulation_live_date)
+        with self.at("2026-11-10 10:00:00"):
+            team.regulation_mode = "enforce"
+        self.assertEqual(str(team.regulation_live_date), "2026-11-10")
+        team.regulation_mode = "audit"
+        team.regulation_mode = "enforce"
+        self.assertEqual(str(team.regulation_live_date), "2026-11-10", "the first time only")
+
+    def test_more_than_five_headline_kpis_warns(self):
+        kpis = self.env["crm.regulation.kpi"].search([], limit=6)
+        self.assertEqual(len(self.env["crm.regulation.kpi"].search([])), 16, "one per KPI code")
+        team = self.team.new({"dashboard_kpi_ids": [(6, 0, kpis[:5].ids)]})
+        self.assertIsNone(team._onchange_dashboard_kpi_ids())
+        team.dashboard_kpi_ids = kpis
+        self.assertIn("no more than five", team._onchange_dashboard_kpi_ids()["warning"]["message"])
+        self.team.dashboard_kpi_ids = kpis
+        data = (
+            self.env["crm.team"].with_user(self.user_manager).get_regulation_dashboard(self.team.id)
+        )
+        self.assertTrue(data["headline_warning"])
+        self.assertEqual([kpi["code"] for kpi in data["headline"]], kpis.mapped("code"))
+
+    def test_dashboard_lists_the_leads_to_act_on_under_the_users_rights(self):
+        with self.at("2026-11-08 12:00:00"):
+            data = (
+                self.env["crm.team"]
+                .with_user(self.user_manager)
+                .get_regulation_dashboard(self.team.id, period="week")
+            )
+        self.assertEqual((data["date_from"], data["date_to"]), self.WEEK)
+        self.assertEqual(
+            [kpi["code"] for kpi in data["headline"]],
+            [
+                "new_leads",
+                "first_contact_hours_median",
+                "qualification_rate",
+                "win_rate",
+                "revenue_won",
+            ],
+        )
+        self.assertEqual(data["actions"]["sla"]["count"], 1)
+        self.assertEqual(data["actions"]["sla"]["leads"][0]["name"], "Funnel lead D")
+        self.assertEqual(
+            len(data["funnel"]), len([s for s in self.team._kpi_pipeline() if not s.is_won])
+        )
+        # Sasha sees the team as a member, and only their own leads and figures
+        with self.at("2026-11-08 12:00:00"):
+            own = (
+                self.env["crm.team"]
+                .with_user(self.user_salesman)
+                .get_regulation_dashboard(period="week")
+            )
+        self.assertEqual(own["team"]["id"], self.team.id)
+        self.assertEqual(own["actions"]["sla"]["count"], 0, "D is Pavel's")
+        self.assertEqual(own["headline"][0]["value"], 3)
+        with self.refused("week, a month or a quarter"):
+            self.env["crm.team"].get_regulation_dashboard(self.team.id, period="year")
+
+
+@tagged("post_install", "-at_install")
+class TestSalesControlTour(DashboardCommon, HttpCase):
+    def test_sales_control_dashboard(self):
+        today = self.env.cr.now().date()
+        self.env["crm.kpi.target"].create(
+            {
+                "kpi_code": "new_leads",
+                "team_id": self.team.id,
+                "period": "month",
+                "date_start": today,
+                "target": 10,
+            }
+        )
+        self.start_tour(
+            "/odoo/action-crm_regulation.crm_regulation_sales_control_action",
+            "crm_regulation_sales_control_tour",
+            login="reg_manager",
+        )
