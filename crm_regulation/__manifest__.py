@@ -25,6 +25,8 @@
         "views/crm_lost_reason_views.xml",
         "report/crm_lead_outcome_report_views.xml",
         "report/crm_regulation_report_views.xml",
+        "report/crm_regulation_funnel_report_views.xml",
+        "report/crm_lead_source_report_views.xml",
         "views/crm_role_matrix_views.xml",
         "views/crm_regulation_violation_views.xml",
         "views/menus.xml",

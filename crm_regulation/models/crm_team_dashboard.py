@@ -32,7 +32,8 @@ class CrmTeamDashboard(models.Model):
     @api.model
     def get_regulation_dashboard(self, team_id=False, period="month"):
         """Everything the Sales Control dashboard shows for ``team_id`` (the first team the
-        caller leads, or belongs to, when empty) over the current ``period`` (week, month or quarter)."""
+        caller leads, or belongs to, when empty) over the current ``period`` (week, month
+        or quarter)."""
         if period not in PERIOD_LENGTHS:
             raise UserError(self.env._("A period is a week, a month or a quarter."))
         teams = self.search(self._dashboard_teams_domain())

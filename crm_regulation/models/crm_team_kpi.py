@@ -21,7 +21,7 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from .crm_kpi_target import KPI_CODES
-from .kpi_sql import lead_reach, qualified, stage_entries, team_stages
+from .kpi_sql import qualified, stage_entries, stage_outcome, team_stages
 
 # The longest period the API computes.
 MAX_PERIOD_DAYS = 731
@@ -491,12 +491,10 @@ class CrmTeamKpi(models.Model):
                 WITH ts AS (%(ts)s),
                 entry AS (%(entries)s)
                 SELECT w.n, e.stage_id,
-                       count(*) FILTER (WHERE c.counted),
-                       count(*) FILTER (WHERE c.counted AND c.reach > s.rank),
-                       count(*) FILTER (WHERE c.counted AND c.reach <= s.rank
-                                         AND l.outcome = 'lost'),
-                       count(*) FILTER (WHERE c.counted AND c.reach <= s.rank
-                                         AND l.outcome = 'disqualified'),
+                       count(*) FILTER (WHERE o.counted),
+                       count(*) FILTER (WHERE o.counted AND o.went_on),
+                       count(*) FILTER (WHERE o.counted AND o.dropped = 'lost'),
+                       count(*) FILTER (WHERE o.counted AND o.dropped = 'disqualified'),
                        count(e.hours),
                        percentile_cont(0.5) WITHIN GROUP (ORDER BY e.hours),
                        count(*) FILTER (WHERE e.breached), count(*) FILTER (WHERE e.with_sla),
@@ -505,11 +503,7 @@ class CrmTeamKpi(models.Model):
                   JOIN crm_lead l ON l.id = e.lead_id
                   JOIN ts s ON s.team_key = COALESCE(l.team_id, 0) AND s.stage_id = e.stage_id
                   JOIN %(bounds)s ON e.date_in >= w.start AND e.date_in < w.stop
-                 CROSS JOIN LATERAL (
-                       SELECT CASE WHEN l.outcome = 'won' THEN 1000000
-                                   ELSE %(reach)s END AS reach,
-                              NOT (l.outcome = 'disqualified' AND s.rank >= s.qual_rank)
-                                   AS counted) c
+                 CROSS JOIN LATERAL (%(outcome)s) o
               GROUP BY w.n, e.stage_id
                 """,
                 ts=team_stages(ctx.tree.ids),
@@ -522,7 +516,7 @@ class CrmTeamKpi(models.Model):
                     )
                 ),
                 bounds=ctx.bounds,
-                reach=lead_reach("l"),
+                outcome=stage_outcome("l", "s"),
             )
         )
         breaches = defaultdict(lambda: [0, 0])

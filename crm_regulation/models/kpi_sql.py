@@ -60,20 +60,42 @@ def qualified(lead):
 
 
 def stage_entries(stays_filter):
-    """SQL rows ``(lead_id, stage_id, date_in, hours, breached, with_sla)`` of the first
-    entry of leads into stages among the stays ``h`` that ``stays_filter`` selects (the
-    entry's first stay: its business hours when it ended, its SLA outcome)."""
+    """SQL rows ``(id, lead_id, stage_id, date_in, hours, breached, with_sla)`` of the first
+    entry of leads into stages (the first stay of a lead in a stage: its business hours when
+    it ended, its SLA outcome), among the stays ``h`` that ``stays_filter`` selects. A filter
+    on the entry date reaches the index of the stays (no DISTINCT, no aggregate)."""
     return SQL(
         """
-        SELECT DISTINCT ON (h.lead_id, h.stage_id) h.lead_id, h.stage_id, h.date_in,
-               h.duration_business_hours AS hours, COALESCE(h.sla_breached, FALSE) AS breached,
+        SELECT h.id, h.lead_id, h.stage_id, h.date_in, h.duration_business_hours AS hours,
+               COALESCE(h.sla_breached, FALSE) AS breached,
                h.sla_deadline IS NOT NULL AS with_sla
           FROM crm_lead_stage_history h
          WHERE h.stage_id IS NOT NULL AND %s
            AND NOT EXISTS (SELECT 1 FROM crm_lead_stage_history e
                             WHERE e.lead_id = h.lead_id AND e.stage_id = h.stage_id
                               AND (e.date_in, e.id) < (h.date_in, h.id))
-      ORDER BY h.lead_id, h.stage_id, h.date_in, h.id
         """,
         stays_filter,
+    )
+
+
+def stage_outcome(lead, stage):
+    """SQL columns of a lead's first entry into a stage (``lead`` an alias of crm_lead,
+    ``stage`` of the team stages ``ts``): ``counted`` (disqualified leads are left out past
+    the qualification stage), ``went_on`` (reached a later stage, or won), ``dropped`` (lost,
+    disqualified, still there: NULL when it went on)."""
+    return SQL(
+        """
+        SELECT NOT (%(lead)s.outcome = 'disqualified' AND %(stage)s.rank >= %(stage)s.qual_rank)
+                   AS counted,
+               r.reach > %(stage)s.rank AS went_on,
+               CASE WHEN r.reach > %(stage)s.rank THEN NULL
+                    WHEN %(lead)s.outcome IN ('lost', 'disqualified') THEN %(lead)s.outcome
+                    ELSE 'still_there' END AS dropped
+          FROM (SELECT CASE WHEN %(lead)s.outcome = 'won' THEN 1000000
+                            ELSE %(reach)s END AS reach) r
+        """,
+        lead=SQL.identifier(lead),
+        stage=SQL.identifier(stage),
+        reach=lead_reach(lead),
     )

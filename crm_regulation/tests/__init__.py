@@ -4,6 +4,7 @@ from . import (
     test_access_control,
     test_kpi_dashboard,
     test_kpi_engine,
+    test_kpi_reports,
     test_kpi_target,
     test_lead_duplicates,
     test_lead_first_contact,
