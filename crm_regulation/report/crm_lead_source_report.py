@@ -39,9 +39,9 @@ class CrmLeadSourceReport(models.Model):
     team_id = fields.Many2one("crm.team", string="Sales Team", readonly=True)
     user_id = fields.Many2one("res.users", string="Salesperson", readonly=True)
     company_id = fields.Many2one("res.company", readonly=True)
-    source_id = fields.Many2one("utm.source", string="Source", readonly=True)
-    medium_id = fields.Many2one("utm.medium", string="Medium", readonly=True)
-    campaign_id = fields.Many2one("utm.campaign", string="Campaign", readonly=True)
+    source_id = fields.Many2one("utm.source", readonly=True)
+    medium_id = fields.Many2one("utm.medium", readonly=True)
+    campaign_id = fields.Many2one("utm.campaign", readonly=True)
     outcome = fields.Selection(
         [
             ("open", "In Progress"),
@@ -73,7 +73,6 @@ class CrmLeadSourceReport(models.Model):
         help="Won leads ÷ won and lost leads (disqualified and open leads left out).",
     )
     revenue_won = fields.Float(
-        string="Revenue Won",
         readonly=True,
         groups="sales_team.group_sale_salesman,crm_regulation.group_accountant",
     )

@@ -37,8 +37,8 @@ class TestKpiReports(KpiFunnelCommon):
             ("date_entered", "<", "2026-11-09"),
         ]
         rows = {
-            stage: (entered, went_on, lost, disqualified, still, conversion)
-            for stage, entered, went_on, lost, disqualified, still, conversion in Report._read_group(
+            stage: tuple(values)
+            for stage, *values in Report._read_group(
                 domain,
                 ["stage_id"],
                 [
@@ -62,7 +62,7 @@ class TestKpiReports(KpiFunnelCommon):
             )
         # a salesperson sees their own leads' entries only
         own = self.env["crm.regulation.funnel.report"].with_user(self.user_salesman)
-        self.assertEqual(own.search_count(domain + [("stage_id", "=", self.stage_new.id)]), 3)
+        self.assertEqual(own.search_count([*domain, ("stage_id", "=", self.stage_new.id)]), 3)
 
     def test_source_quality(self):
         Report = self.env["crm.lead.source.report"].with_user(self.user_manager)
