@@ -313,6 +313,7 @@ class TestStageHistory(CrmRegulationCommon):
                 "contract_signed",
                 "duplicate_of_id",
                 "first_contact_date",
+                "first_contact_hours",
                 "first_payment_date",
                 "loss_review_date",
                 "loss_review_state",
