@@ -196,7 +196,7 @@ def generate(env, count):
                                               requirement, mode, outcome, path, source)
         SELECT l.created + interval '40 hours', l.id, 'KPI lead', l.team_id, l.user_id,
                'Bench requirement', 'enforce', 'bypassed', 'ui', 'rule'
-          FROM kpi_leads l WHERE l.id %% 50 = 0
+          FROM kpi_leads l WHERE l.id % 50 = 0
         """
     )
     cr.execute("ANALYZE crm_lead")
@@ -304,10 +304,8 @@ def read_group_per_kpi(env, team, start, stop, prev):
     for a, b in ((start, stop), (prev, start)):
         new = [("team_id", "=", team.id), ("create_date", ">=", a), ("create_date", "<", b)]
         out["new", a] = Lead._read_group(new, ["outcome"], ["__count"])
-        out["fc", a] = statistics.median(
-            [h for (h,) in Lead._read_group(new, [], ["first_contact_hours:array_agg"])][0]
-            or [0]
-        )
+        (hours,) = Lead._read_group(new, [], ["first_contact_hours:array_agg"])[0]
+        out["fc", a] = statistics.median([h for h in hours or [] if h is not None] or [0])
         qualified_leads = Stay._read_group(
             [("lead_id", "any", new), ("stage_id", "in", stages[1:].ids)], ["lead_id"], []
         )
