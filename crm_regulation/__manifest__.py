@@ -37,6 +37,7 @@
     "demo": [
         "demo/crm_regulation_demo.xml",
         "demo/crm_regulation_rule_demo.xml",
+        "demo/crm_kpi_target_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -21,7 +21,7 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from .crm_kpi_target import KPI_CODES
-from .kpi_sql import qualified, stage_entries, stage_outcome, team_stages
+from .kpi_sql import jit_off, qualified, stage_entries, stage_outcome, team_stages
 
 # The longest period the API computes.
 MAX_PERIOD_DAYS = 731
@@ -292,7 +292,7 @@ class CrmTeamKpi(models.Model):
                     entry["key"] = key
                 if key is None and code in plans:
                     plan, window = plans[code]
-                    actual = (by_window.get(window) or Figure(0.0)).value
+                    actual = by_window.get(window) or Figure(0.0)
                     entry.update(self._kpi_plan_status(code, plan, window, actual, today))
                 result.append(entry)
         return result
@@ -393,17 +393,8 @@ class CrmTeamKpi(models.Model):
         )
         ctx = KpiContext(windows, leads, bounds, tree, user, pipeline)
         figures = defaultdict(lambda: defaultdict(dict))
-        for family in (
-            self._kpi_new_leads,
-            self._kpi_closed,
-            self._kpi_stages,
-            self._kpi_in_work,
-            self._kpi_activities,
-            self._kpi_stale,
-            self._kpi_bypasses,
-        ):
-            for code, key, n, figure in family(ctx):
-                figures[code][key][windows[n - 1]] = figure
+        with jit_off(self.env.cr):
+            self._kpi_compute(ctx, figures)
         # every KPI is there, with "no data" when nothing was counted: one per stage of the
         # pipeline (the won stage has no conversion)
         for code, _label in KPI_CODES:
@@ -421,6 +412,20 @@ class CrmTeamKpi(models.Model):
             for code in REVENUE_KPIS:
                 figures.pop(code, None)
         return figures
+
+    def _kpi_compute(self, ctx, figures):
+        """Every family of figures into ``figures`` ({code: {key: {Window: Figure}}})."""
+        for family in (
+            self._kpi_new_leads,
+            self._kpi_closed,
+            self._kpi_stages,
+            self._kpi_in_work,
+            self._kpi_activities,
+            self._kpi_stale,
+            self._kpi_bypasses,
+        ):
+            for code, key, n, figure in family(ctx):
+                figures[code][key][ctx.windows[n - 1]] = figure
 
     def _kpi_new_leads(self, ctx):
         """New leads (by creation), qualified, disqualified, first contact speed."""
@@ -739,9 +744,11 @@ class CrmTeamKpi(models.Model):
             return self.env._("no data: %s", text)
         return text
 
-    def _kpi_plan_status(self, code, plan, window, actual, today):
+    def _kpi_plan_status(self, code, plan, window, figure, today):
         """Plan vs actual: the target, the share reached to date, the share of the plan's
-        period elapsed, and whether it is on track, at risk or behind."""
+        period elapsed, and whether it is on track, at risk or behind (``no_data``: a rate
+        or a median of nothing yet)."""
+        actual = figure.value
         target = plan.target
         days = (plan.date_end - plan.date_start).days + 1
         elapsed = min(max((min(today, window.date_to) - plan.date_start).days + 1, 0), days)
@@ -782,6 +789,8 @@ class CrmTeamKpi(models.Model):
                 if actual >= AT_RISK * target
                 else "behind"
             )
+        if code not in CUMULATIVE and not figure.base and not figure.details:
+            status = "no_data"
         return {
             "target": target,
             "target_share": round(share, 4),

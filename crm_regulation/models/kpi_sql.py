@@ -7,7 +7,22 @@ stage of the pipeline when the team names none) or was won. A lead *converted* f
 when it later reached a stage ranked after it (skipping stages counts).
 """
 
+from contextlib import contextmanager
+
 from odoo.tools import SQL
+
+
+@contextmanager
+def jit_off(cr):
+    """PostgreSQL's JIT off for the statements of the block (then as it was): the planner's
+    cost of these scans over a million leads passes the JIT threshold, and compiling costs
+    more than the statements themselves."""
+    cr.execute("SELECT current_setting('jit'), set_config('jit', 'off', true)")
+    (previous, _off) = cr.fetchone()
+    try:
+        yield
+    finally:
+        cr.execute("SELECT set_config('jit', %s, true)", [previous])
 
 
 def team_stages(team_ids=None):

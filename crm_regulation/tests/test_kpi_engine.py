@@ -234,16 +234,36 @@ class TestKpiEngine(KpiFunnelCommon):
             first_contact["plan"]["status"], "behind", "2.8 h for 2 h: lower is better"
         )
         self.assertFalse(kpis["revenue_won", None]["target"], "no plan")
+        # a rate with nothing to count yet is neither on track nor behind
+        Target.create(
+            [
+                {
+                    "kpi_code": code,
+                    "team_id": self.team.id,
+                    "period": "month",
+                    "date_start": "2026-12-01",
+                    "target": 40,
+                }
+                for code in ("win_rate", "new_leads")
+            ]
+        )
+        with self.at("2026-12-02 12:00:00"):
+            december = self.kpis(period=("2026-12-01", "2026-12-31"))
+        self.assertEqual(december["win_rate", None]["plan"]["status"], "no_data")
+        self.assertEqual(december["new_leads", None]["plan"]["status"], "behind", "none yet")
 
     def test_figures_are_set_based(self):
-        """The whole set costs the same number of queries for 5 leads or 50."""
+        """The whole set costs the same number of queries for 5 leads or 50 (one statement
+        per family of figures, JIT off for them and back as it was)."""
         self.kpis()
-        with self.query_count(10):
+        with self.query_count(12):
             self.kpis()
+        self.env.cr.execute("SHOW jit")
+        self.assertEqual(self.env.cr.fetchone()[0], "on", "as it was")
         self._create_leads(45)
         self.env.invalidate_all()
         self.kpis()
-        with self.query_count(10):
+        with self.query_count(12):
             self.kpis()
 
     def test_rpc_needs_team_read_access(self):

@@ -24,6 +24,7 @@ export class SalesControl extends Component {
             on_track: _t("On track"),
             at_risk: _t("At risk"),
             behind: _t("Behind"),
+            no_data: _t("No data"),
         };
         onWillStart(() => this.load());
         onMounted(() => {
@@ -87,7 +88,7 @@ export class SalesControl extends Component {
     }
 
     statusClass(status) {
-        return { on_track: "success", at_risk: "warning", behind: "danger" }[status];
+        return { on_track: "success", at_risk: "warning", behind: "danger" }[status] || "light";
     }
 
     openLead(leadId) {
