@@ -223,6 +223,19 @@ def main():
                 f"{args.url}/odoo/action-sales_team.crm_team_action_config/{audit_ids[0]}",
                 OUT / "screenshot_team_rollout.png",
             )
+        # the figures: Sales Control, the funnel report, the lead sources
+        browser.shot(
+            f"{args.url}/odoo/action-crm_regulation.crm_regulation_sales_control_action",
+            OUT / "screenshot_sales_control.png",
+        )
+        browser.shot(
+            f"{args.url}/odoo/action-crm_regulation.crm_regulation_funnel_report_action",
+            OUT / "screenshot_funnel_report.png",
+        )
+        browser.shot(
+            f"{args.url}/odoo/action-crm_regulation.crm_lead_source_report_action",
+            OUT / "screenshot_lead_sources.png",
+        )
     finally:
         browser.close()
 

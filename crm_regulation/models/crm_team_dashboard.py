@@ -36,6 +36,8 @@ class CrmTeamDashboard(models.Model):
         or quarter)."""
         if period not in PERIOD_LENGTHS:
             raise UserError(self.env._("A period is a week, a month or a quarter."))
+        if team_id and (not isinstance(team_id, int) or isinstance(team_id, bool)):
+            raise UserError(self.env._("A sales team is given by its id."))
         teams = self.search(self._dashboard_teams_domain())
         # (by default the first team the user leads)
         led = teams.filtered(lambda team: team.user_id == self.env.user)

@@ -163,7 +163,7 @@ class CrmTeamKpi(models.Model):
         leads_needed, leads_in_work, enough, no_data} (``no_plan`` without a plan)."""
         self.ensure_one()
         self.check_access("read")
-        today = fields.Date.to_date(day) if day else fields.Date.context_today(self)
+        today = self._kpi_window(day, day).date_from if day else fields.Date.context_today(self)
         plans = self._kpi_plans(self._kpi_window(today, today), self.env["res.users"])
         if "revenue_won" not in plans:
             return {"no_plan": True}

@@ -106,6 +106,10 @@ class TestKpiDashboard(DashboardCommon):
         self.assertEqual(own["headline"][0]["value"], 3)
         with self.refused("week, a month or a quarter"):
             self.env["crm.team"].get_regulation_dashboard(self.team.id, period="year")
+        with self.refused("given by its id"):
+            self.env["crm.team"].get_regulation_dashboard("1; DROP TABLE crm_lead")
+        with self.refused("two dates"):
+            self.team.get_regulation_funnel_fill("tomorrow")
 
 
 @tagged("post_install", "-at_install")
