@@ -63,7 +63,7 @@ class CrmLeadFirstContact(models.Model):
                            AND %(contact)s
                       GROUP BY m.res_id) f
                  WHERE l.id = f.res_id
-             RETURNING l.id, l.team_id, l.create_date, f.date
+             RETURNING l.id, l.team_id, COALESCE(l.create_date, f.date), f.date
                 """,
                 where=where,
                 contact=SQL(
@@ -136,7 +136,8 @@ class CrmLeadFirstContact(models.Model):
         self.flush_model(["first_contact_date", "first_contact_hours"])
         rows = self.env.execute_query(
             SQL(
-                """SELECT id, team_id, create_date, first_contact_date FROM crm_lead
+                """SELECT id, team_id, COALESCE(create_date, first_contact_date),
+                          first_contact_date FROM crm_lead
                     WHERE first_contact_date IS NOT NULL AND first_contact_hours IS NULL"""
             )
         )

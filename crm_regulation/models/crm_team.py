@@ -29,7 +29,6 @@ HEAD_OF_SALES_TEAM_FIELDS = frozenset(
         "duplicate_policy",
         "disqualification_alert_points",
         "disqualification_alert_min_leads",
-        "regulation_live_date",
         "dashboard_kpi_ids",
     }
 )

@@ -34,14 +34,16 @@ class CrmTeamDashboard(models.Model):
         """Everything the Sales Control dashboard shows for ``team_id`` (the first team the
         caller leads, or belongs to, when empty) over the current ``period`` (week, month
         or quarter)."""
-        if period not in PERIOD_LENGTHS:
+        if not isinstance(period, str) or period not in PERIOD_LENGTHS:
             raise UserError(self.env._("A period is a week, a month or a quarter."))
         if team_id and (not isinstance(team_id, int) or isinstance(team_id, bool)):
             raise UserError(self.env._("A sales team is given by its id."))
         teams = self.search(self._dashboard_teams_domain())
         # (by default the first team the user leads)
         led = teams.filtered(lambda team: team.user_id == self.env.user)
-        team = self.browse(team_id).exists() if team_id else (led or teams)[:1]
+        team = self.browse(team_id) if team_id else (led or teams)[:1]
+        if team_id and team not in teams:
+            raise UserError(self.env._("Sales Control shows the teams you lead or belong to."))
         if not team:
             return {"teams": [], "team": False}
         team.check_access("read")
@@ -68,11 +70,11 @@ class CrmTeamDashboard(models.Model):
 
     @api.model
     def _dashboard_teams_domain(self):
-        """The teams a user steers: those they lead or belong to, all for a sales manager."""
+        """The teams a user steers: those they lead or belong to and their sub-teams, all for
+        a sales manager."""
         if self.env.user.has_group("sales_team.group_sale_manager"):
             return []
-        uid = self.env.uid
-        return ["|", ("user_id", "=", uid), ("member_ids", "in", [uid])]
+        return [("id", "in", self.env["res.users"]._crm_regulation_scope().subteam_ids)]
 
     def _dashboard_actions(self):
         """The leads to act on, per list: {key: {count, leads: [{id, name, user}], domain}}."""

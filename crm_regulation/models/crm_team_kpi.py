@@ -17,14 +17,15 @@ from typing import NamedTuple
 import pytz
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 from .crm_kpi_target import KPI_CODES
 from .kpi_sql import jit_off, qualified, stage_entries, stage_outcome, team_stages
 
-# The longest period the API computes.
+# The longest period the API computes, and the days it computes at all.
 MAX_PERIOD_DAYS = 731
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
 # KPIs measured as a running total over the period (their plan is compared with the share
 # of the period elapsed); the others are rates, medians and states.
 CUMULATIVE = {"new_leads", "revenue_won", "activities_done", "sla_breached", "regulation_bypasses"}
@@ -60,6 +61,10 @@ UNITS = {
 # KPIs hidden from those who may not read the leads' revenue (the role matrix's sensitive
 # fields: marketers, support)
 REVENUE_KPIS = {"revenue_won", "avg_deal_size"}
+# KPIs of the stage history: for those who may read it
+STAY_KPIS = {"stage_conversion", "stage_hours_median", "leads_in_work", "sla_breached"}
+# The earliest day a regulation goes live (older dates are typing errors)
+LIVE_DATE_MIN = date(2000, 1, 1)
 # How far behind the plan is still "at risk" (a share of the plan, of the period elapsed)
 AT_RISK = 0.8
 # The team's own conversion for the funnel fill: its last days
@@ -113,7 +118,8 @@ class CrmTeamKpi(models.Model):
         tracking=True,
         help="When the team started to work by the regulation: the figures of the weeks "
         "before are compared with the weeks after. Set when the team's mode first becomes "
-        "Enforce; editable.",
+        "Enforce; a sales administrator corrects it (not the team's own head of sales: it "
+        "frames their before/after).",
     )
     dashboard_kpi_ids = fields.Many2many(
         "crm.regulation.kpi",
@@ -140,22 +146,45 @@ class CrmTeamKpi(models.Model):
             }
         return None
 
+    @api.constrains("regulation_live_date")
+    def _check_regulation_live_date(self):
+        latest = fields.Date.context_today(self) + timedelta(days=366)
+        for team in self:
+            day = team.regulation_live_date
+            if day and not LIVE_DATE_MIN <= day <= latest:
+                raise ValidationError(
+                    self.env._(
+                        "The regulation of %(team)s goes live between %(first)s and a year "
+                        "from now (%(day)s given).",
+                        team=team.name,
+                        first=LIVE_DATE_MIN,
+                        day=day,
+                    )
+                )
+
     @api.model_create_multi
     def create(self, vals_list):
-        today = fields.Date.context_today(self)
-        for vals in vals_list:
-            if vals.get("regulation_mode") == "enforce" and not vals.get("regulation_live_date"):
-                vals["regulation_live_date"] = today
-        return super().create(vals_list)
+        teams = super().create(vals_list)
+        teams._regulation_go_live()
+        return teams
 
     def write(self, vals):
+        if "regulation_live_date" in vals and not self.env.su:
+            # a correction of the date is always in the team's chatter
+            self = self.with_context(tracking_disable=False, mail_notrack=False)
         result = super().write(vals)
         if vals.get("regulation_mode") == "enforce":
-            # the regulation goes live the first time the team enforces it
-            self.filtered(lambda team: not team.regulation_live_date).write(
-                {"regulation_live_date": fields.Date.context_today(self)}
-            )
+            self._regulation_go_live()
         return result
+
+    def _regulation_go_live(self):
+        """The regulation goes live the first time a team enforces it: today."""
+        # sudo: the system records the date (a head of sales raises the mode, never sets it)
+        teams = self.sudo().filtered(
+            lambda team: team.regulation_mode == "enforce" and not team.regulation_live_date
+        )
+        if teams:
+            teams.regulation_live_date = fields.Date.context_today(self)
 
     def get_regulation_funnel_fill(self, day=False):
         """The leads in work the team's revenue plan needs, at the team's own conversion of
@@ -317,6 +346,12 @@ class CrmTeamKpi(models.Model):
                     **{"from": first},
                 )
             )
+        if not (FIRST_DAY <= first and last <= LAST_DAY):
+            raise UserError(
+                self.env._(
+                    "A period lies between %(first)s and %(last)s.", first=FIRST_DAY, last=LAST_DAY
+                )
+            )
         if (last - first).days + 1 > MAX_PERIOD_DAYS:
             raise UserError(
                 self.env._(
@@ -324,7 +359,10 @@ class CrmTeamKpi(models.Model):
                     (last - first).days + 1,
                 )
             )
-        tz = pytz.timezone(self.env.context.get("tz") or self.env.user.tz or "UTC")
+        try:
+            tz = pytz.timezone(self.env.context.get("tz") or self.env.user.tz or "UTC")
+        except pytz.UnknownTimeZoneError:
+            tz = pytz.utc
 
         def bound(day):
             return (
@@ -340,10 +378,11 @@ class CrmTeamKpi(models.Model):
             return self.env["res.users"]
         if not isinstance(user_id, int) or isinstance(user_id, bool):
             raise UserError(self.env._("A salesperson is given by their id."))
-        # sudo: the team's memberships, whoever asks (the figures stay under their rights)
-        team = self.sudo()
+        # sudo: the memberships of the team and its sub-teams, whoever asks (the figures stay
+        # under their rights)
+        tree = self.sudo().with_context(active_test=False).search([("id", "child_of", self.id)])
         user = self.env["res.users"].browse(user_id).exists()
-        if not user or user not in (team.member_ids | team.user_id):
+        if not user or user not in (tree.member_ids | tree.user_id):
             raise UserError(
                 self.env._("This salesperson is not a member of the team %s.", self.name)
             )
@@ -411,19 +450,19 @@ class CrmTeamKpi(models.Model):
         ):
             for code in REVENUE_KPIS:
                 figures.pop(code, None)
+        if not self.env["crm.lead.stage.history"].has_access("read"):
+            for code in STAY_KPIS:
+                figures.pop(code, None)
         return figures
 
     def _kpi_compute(self, ctx, figures):
-        """Every family of figures into ``figures`` ({code: {key: {Window: Figure}}})."""
-        for family in (
-            self._kpi_new_leads,
-            self._kpi_closed,
-            self._kpi_stages,
-            self._kpi_in_work,
-            self._kpi_activities,
-            self._kpi_stale,
-            self._kpi_bypasses,
-        ):
+        """Every family of figures into ``figures`` ({code: {key: {Window: Figure}}}); the
+        figures of the stays for those who may read the stage history."""
+        families = [self._kpi_new_leads, self._kpi_closed]
+        if self.env["crm.lead.stage.history"].has_access("read"):
+            families += [self._kpi_stages, self._kpi_in_work]
+        families += [self._kpi_activities, self._kpi_stale, self._kpi_bypasses]
+        for family in families:
             for code, key, n, figure in family(ctx):
                 figures[code][key][ctx.windows[n - 1]] = figure
 
@@ -521,7 +560,7 @@ class CrmTeamKpi(models.Model):
                     )
                 ),
                 bounds=ctx.bounds,
-                outcome=stage_outcome("l", "s"),
+                outcome=stage_outcome("l", "s", "e"),
             )
         )
         breaches = defaultdict(lambda: [0, 0])
@@ -665,9 +704,11 @@ class CrmTeamKpi(models.Model):
     # ------------------------------------------------------------
 
     def _kpi_pipeline(self):
-        """The stages of the team's pipeline, in order (those of no team and its own)."""
+        """The stages of the team's pipeline, in order (those of no team, its own and its
+        sub-teams')."""
+        tree = self.with_context(active_test=False).search([("id", "child_of", self.ids)])
         return self.env["crm.stage"].search(
-            ["|", ("team_ids", "=", False), ("team_ids", "in", self.ids)]
+            ["|", ("team_ids", "=", False), ("team_ids", "in", tree.ids)]
         )
 
     def _kpi_breakdown(self, rows, model):
@@ -732,7 +773,8 @@ class CrmTeamKpi(models.Model):
             "leads_in_work": lambda: self.env._("open leads at the end of the period"),
             "activities_done": lambda: self.env._("activities marked done in the period"),
             "sla_breached": lambda: self.env._(
-                "stays past their SLA, of %s stays with an SLA that began in the period", base
+                "first stays in a stage past their SLA, of %s with an SLA that began in the period",
+                base,
             ),
             "stale_leads": lambda: self.env._(
                 "open leads flagged stale in the period, still stale"

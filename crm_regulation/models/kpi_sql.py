@@ -19,10 +19,8 @@ def jit_off(cr):
     more than the statements themselves."""
     cr.execute("SELECT current_setting('jit'), set_config('jit', 'off', true)")
     (previous, _off) = cr.fetchone()
-    try:
-        yield
-    finally:
-        cr.execute("SELECT set_config('jit', %s, true)", [previous])
+    yield  # (an error rolls the transaction back, the setting with it)
+    cr.execute("SELECT set_config('jit', %s, true)", [previous])
 
 
 def team_stages(team_ids=None):
@@ -50,15 +48,17 @@ def team_stages(team_ids=None):
     )
 
 
-def lead_reach(lead):
+def lead_reach(lead, entry):
     """SQL of the highest rank lead ``lead`` (an alias of crm_lead, joined to ``ts``, the
-    team stages, on its own team) reached in its team's pipeline: its stays' stages."""
+    team stages, on its own team) reached in its team's pipeline from its stay ``entry`` on
+    (a lead moved back to an earlier stage did not go on from it)."""
     return SQL(
         """(SELECT max(rs.rank) FROM crm_lead_stage_history rh
               JOIN ts rs ON rs.team_key = COALESCE(%(lead)s.team_id, 0)
                         AND rs.stage_id = rh.stage_id
-             WHERE rh.lead_id = %(lead)s.id)""",
+             WHERE rh.lead_id = %(lead)s.id AND rh.date_in >= %(entry)s.date_in)""",
         lead=SQL.identifier(lead),
+        entry=SQL.identifier(entry),
     )
 
 
@@ -94,11 +94,11 @@ def stage_entries(stays_filter):
     )
 
 
-def stage_outcome(lead, stage):
-    """SQL columns of a lead's first entry into a stage (``lead`` an alias of crm_lead,
-    ``stage`` of the team stages ``ts``): ``counted`` (disqualified leads are left out past
-    the qualification stage), ``went_on`` (reached a later stage, or won), ``dropped`` (lost,
-    disqualified, still there: NULL when it went on)."""
+def stage_outcome(lead, stage, entry):
+    """SQL columns of a lead's first entry ``entry`` into a stage (``lead`` an alias of
+    crm_lead, ``stage`` of the team stages ``ts``): ``counted`` (disqualified leads are left
+    out past the qualification stage), ``went_on`` (reached a later stage, or won),
+    ``dropped`` (lost, disqualified, still there: NULL when it went on)."""
     return SQL(
         """
         SELECT NOT (%(lead)s.outcome = 'disqualified' AND %(stage)s.rank >= %(stage)s.qual_rank)
@@ -112,5 +112,5 @@ def stage_outcome(lead, stage):
         """,
         lead=SQL.identifier(lead),
         stage=SQL.identifier(stage),
-        reach=lead_reach(lead),
+        reach=lead_reach(lead, entry),
     )

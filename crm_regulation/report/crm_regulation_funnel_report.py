@@ -89,5 +89,5 @@ class CrmRegulationFunnelReport(models.Model):
             """,
             ts=team_stages(),
             entries=stage_entries(SQL("TRUE")),
-            outcome=stage_outcome("l", "s"),
+            outcome=stage_outcome("l", "s", "e"),
         )

@@ -1,3 +1,4 @@
+from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import HttpCase, tagged
 
 from .test_kpi_engine import KpiFunnelCommon
@@ -130,3 +131,32 @@ class TestSalesControlTour(DashboardCommon, HttpCase):
             "crm_regulation_sales_control_tour",
             login="reg_manager",
         )
+
+
+class TestRegulationLiveDate(DashboardCommon):
+    def test_only_sales_administrators_correct_the_live_date(self):
+        head = self.env["res.users"].create(
+            {
+                "name": "Hanna Head",
+                "login": "kpi_head",
+                "group_ids": [(6, 0, self.env.ref("crm_regulation.group_head_of_sales").ids)],
+            }
+        )
+        self.team.user_id = head
+        with self.assertRaises(AccessError):
+            self.team.with_user(head).regulation_live_date = "2020-01-01"
+        self.team.with_user(self.user_manager).regulation_live_date = "2026-10-01"
+        with self.refused("goes live between", ValidationError):
+            self.team.regulation_live_date = "1900-01-01"
+        # the dashboard shows a head of sales their own teams only
+        with self.refused("teams you lead or belong to"):
+            self.env["crm.team"].with_user(head).get_regulation_dashboard(
+                self.env.ref("sales_team.team_sales_department").id
+            )
+
+    def test_live_on_creation_when_the_company_enforces(self):
+        self.company.crm_regulation_mode = "enforce"
+        with self.at("2026-11-10 10:00:00"):
+            team = self.env["crm.team"].create({"name": "Born enforcing"})
+        self.assertEqual(team.regulation_mode, "enforce")
+        self.assertEqual(str(team.regulation_live_date), "2026-11-10")

@@ -256,14 +256,14 @@ class TestKpiEngine(KpiFunnelCommon):
         """The whole set costs the same number of queries for 5 leads or 50 (one statement
         per family of figures, JIT off for them and back as it was)."""
         self.kpis()
-        with self.query_count(12):
+        with self.query_count(13):
             self.kpis()
         self.env.cr.execute("SHOW jit")
         self.assertEqual(self.env.cr.fetchone()[0], "on", "as it was")
         self._create_leads(45)
         self.env.invalidate_all()
         self.kpis()
-        with self.query_count(12):
+        with self.query_count(13):
             self.kpis()
 
     def test_rpc_needs_team_read_access(self):
@@ -276,3 +276,56 @@ class TestKpiEngine(KpiFunnelCommon):
         )
         with self.assertRaises(AccessError):
             self.kpis(user=portal)
+
+    def test_a_lead_moved_back_did_not_go_on(self):
+        with self.at("2026-11-16 09:00:00"):
+            lead = self._create_leads(1, name="Back and forth")
+        for when, stage in (
+            ("2026-11-16 10:00:00", self.stage_qualification),
+            ("2026-11-16 11:00:00", self.stage_presentation),
+            ("2026-11-16 12:00:00", self.stage_qualification),
+        ):
+            with self.at(when):
+                lead.with_user(self.user_salesman).stage_id = stage
+        kpis = self.kpis(period=("2026-11-16", "2026-11-22"))
+        qualification = kpis["stage_conversion", self.stage_qualification.id]
+        self.assertEqual(qualification["details"][0]["went_on"], 1, "it reached Presentation")
+        # the funnel report agrees, and counts the first entry only
+        rows = self.env["crm.regulation.funnel.report"].search(
+            [("lead_id", "=", lead.id), ("stage_id", "=", self.stage_qualification.id)]
+        )
+        self.assertEqual(len(rows), 1)
+        self.assertEqual(rows.went_on_count, 1)
+
+    def test_plans_are_read_within_the_teams(self):
+        other_team = self.env["crm.team"].create({"name": "Other team"})
+        Target = self.env["crm.kpi.target"]
+        plans = Target.create(
+            [
+                {"kpi_code": "new_leads", "team_id": self.team.id, "period": "month",
+                 "date_start": "2026-11-01", "target": 10},
+                {"kpi_code": "new_leads", "team_id": self.team.id, "period": "month",
+                 "user_id": self.user_salesman_2.id, "date_start": "2026-11-01", "target": 4},
+                {"kpi_code": "new_leads", "team_id": other_team.id, "period": "month",
+                 "date_start": "2026-11-01", "target": 99},
+            ]
+        )  # fmt: skip
+        seen = Target.with_user(self.user_salesman).search([("id", "in", plans.ids)])
+        self.assertEqual(seen, plans[0], "the team's plan, not a colleague's nor another team's")
+        self.assertEqual(
+            Target.with_user(self.user_manager).search([("id", "in", plans.ids)]), plans
+        )
+        peek = self.kpis(user=self.user_salesman, user_id=self.user_salesman_2.id)
+        self.assertFalse(peek["new_leads", None]["target"], "a colleague's plan stays theirs")
+
+    def test_roles_without_the_stage_history_get_no_stay_figures(self):
+        marketer = self.env["res.users"].create(
+            {
+                "name": "Mila",
+                "login": "kpi_engine_marketer",
+                "group_ids": [(6, 0, self.env.ref("crm_regulation.group_marketer").ids)],
+            }
+        )
+        kpis = self.kpis(user=marketer)
+        self.assertEqual(kpis["new_leads", None]["value"], 5)
+        self.assertFalse({code for code, _key in kpis} & {"stage_conversion", "leads_in_work"})

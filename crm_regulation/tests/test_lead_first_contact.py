@@ -119,9 +119,15 @@ class TestLeadFirstContact(CrmRegulationCommon):
             "UPDATE crm_lead SET first_contact_hours = NULL WHERE id = %s", [lead.id]
         )
         lead.invalidate_recordset(["first_contact_hours"])
+        # (19.0.1.7.0's plan rules did not apply to reading)
+        rules = self.env.ref("crm_regulation.crm_kpi_target_rule_head") | self.env.ref(
+            "crm_regulation.crm_kpi_target_rule_manager"
+        )
+        rules.perm_read = False
         path = Path(__file__).parents[1] / "migrations" / "19.0.1.8.0" / "post-migration.py"
         spec = importlib.util.spec_from_file_location("crm_regulation_1_8_0", path)
         migration = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(migration)
         migration.migrate(self.env.cr, "19.0.1.7.0")
         self.assertEqual(lead.first_contact_hours, 5.0, "9-13 and 14-15")
+        self.assertEqual(rules.mapped("perm_read"), [True, True])
