@@ -258,11 +258,11 @@ def hand_sql(team_id, start, stop, prev):
                              WHERE h2.lead_id = e.lead_id) r
                   GROUP BY w.n, e.stage_id),
         work AS (SELECT w.n, l.user_id, count(*) AS leads
-                   FROM crm_lead_stage_history h JOIN crm_lead l ON l.id = h.lead_id
-                   JOIN crm_stage s ON s.id = h.stage_id AND s.is_won IS NOT TRUE
-                   JOIN w ON h.date_in < w.stop AND (h.date_out IS NULL OR h.date_out >= w.stop)
-                  WHERE l.team_id = %(team)s AND h.date_in < %(stop)s
-                    AND (h.date_out IS NULL OR h.date_out >= %(start)s)
+                   FROM crm_lead l
+                   JOIN w ON l.create_date < w.stop
+                         AND (l.date_closed >= w.stop OR (l.outcome = 'open' AND l.active))
+                  WHERE l.team_id = %(team)s AND l.create_date < %(stop)s
+                    AND (l.date_closed >= %(start)s OR (l.outcome = 'open' AND l.active))
                   GROUP BY w.n, l.user_id),
         acts AS (SELECT w.n, m.mail_activity_type_id, count(*) AS done
                    FROM mail_message m JOIN crm_lead l ON l.id = m.res_id
@@ -315,28 +315,52 @@ def read_group_per_kpi(env, team, start, stop, prev):
             ["outcome"],
             ["__count", "expected_revenue:sum"],
         )
-        entries = Stay._read_group(
-            [("team_id", "=", team.id), ("date_in", ">=", a), ("date_in", "<", b)],
-            ["stage_id"],
-            ["lead_id:array_agg", "duration_business_hours:array_agg", "sla_breached:count"],
-        )
-        for stage, lead_ids, hours, _breached in entries:
-            later = [s for s, r in rank.items() if r > rank.get(stage.id, 0)]
-            went_on = Stay._read_group(
-                [("lead_id", "in", lead_ids), ("stage_id", "in", later)],
+        # first entries into a stage in the week: the stays of the leads that entered a
+        # stage in it, all of them (an earlier stay in the same stage is no entry), then how
+        # far each lead went from its entry on
+        entered = (
+            Stay._read_group(
+                [("team_id", "=", team.id), ("date_in", ">=", a), ("date_in", "<", b)],
                 [],
-                ["lead_id:count_distinct"],
-            )
-            out["conv", a, stage.id] = (len(lead_ids), went_on[0][0])
-            out["hours", a, stage.id] = statistics.median([h for h in hours if h] or [0])
-        out["work", a] = Stay._read_group(
+                ["lead_id:array_agg"],
+            )[0][0]
+            or []
+        )
+        stays = Stay._read_group(
+            [("lead_id", "in", list(set(entered)))],
+            ["lead_id", "stage_id", "date_in:day"],
+            ["duration_business_hours:min", "sla_breached:bool_or"],
+        )
+        by_lead = {}
+        for lead, stage, day, hours, _breached in stays:
+            by_lead.setdefault(lead.id, []).append((day, rank.get(stage.id, 0), stage.id, hours))
+        conv, hours_by_stage = {}, {}
+        for visits in by_lead.values():
+            visits.sort()
+            seen = set()
+            for index, (day, stage_rank, stage_id, hours) in enumerate(visits):
+                if stage_id in seen:
+                    continue
+                seen.add(stage_id)
+                if not (a <= day < b):
+                    continue
+                reach = max(r for _d, r, _s, _h in visits[index:])
+                entered_count, went_on = conv.get(stage_id, (0, 0))
+                conv[stage_id] = (entered_count + 1, went_on + (reach > stage_rank))
+                if hours:
+                    hours_by_stage.setdefault(stage_id, []).append(hours)
+        for stage_id, counts in conv.items():
+            out["conv", a, stage_id] = counts
+            out["hours", a, stage_id] = statistics.median(hours_by_stage.get(stage_id) or [0])
+        out["work", a] = Lead._read_group(
             [
                 ("team_id", "=", team.id),
-                ("date_in", "<", b),
+                ("create_date", "<", b),
                 "|",
-                ("date_out", "=", False),
-                ("date_out", ">=", b),
-                ("stage_id.is_won", "=", False),
+                ("date_closed", ">=", b),
+                "&",
+                ("outcome", "=", "open"),
+                ("active", "=", True),
             ],
             ["user_id"],
             ["__count"],

@@ -62,7 +62,7 @@ UNITS = {
 # fields: marketers, support)
 REVENUE_KPIS = {"revenue_won", "avg_deal_size"}
 # KPIs of the stage history: for those who may read it
-STAY_KPIS = {"stage_conversion", "stage_hours_median", "leads_in_work", "sla_breached"}
+STAY_KPIS = {"stage_conversion", "stage_hours_median", "sla_breached"}
 # The earliest day a regulation goes live (older dates are typing errors)
 LIVE_DATE_MIN = date(2000, 1, 1)
 # How far behind the plan is still "at risk" (a share of the plan, of the period elapsed)
@@ -198,7 +198,9 @@ class CrmTeamKpi(models.Model):
             return {"no_plan": True}
         plan, to_date = plans["revenue_won"]
         recent = self._kpi_window(today - timedelta(days=FUNNEL_FILL_DAYS - 1), today)
-        figures = self._kpi_figures([to_date, recent], self.env["res.users"], self._kpi_pipeline())
+        figures = self._kpi_figures(
+            [to_date, recent], self.env["res.users"], self._kpi_pipeline(), {"closed", "in_work"}
+        )
 
         def value(code, window):
             return (figures[code][None].get(window) or Figure(0.0)).value
@@ -419,8 +421,9 @@ class CrmTeamKpi(models.Model):
     # Figures (set-based SQL)
     # ------------------------------------------------------------
 
-    def _kpi_figures(self, windows, user, pipeline):
-        """{code: {key: {Window: Figure}}} of every KPI over ``windows``."""
+    def _kpi_figures(self, windows, user, pipeline, only=None):
+        """{code: {key: {Window: Figure}}} of every KPI over ``windows`` (``only``: the
+        families of figures named, e.g. ``{"closed", "in_work"}``)."""
         tree = self.with_context(active_test=False).search([("id", "child_of", self.id)])
         domain = [("team_id", "in", tree.ids)] + ([("user_id", "=", user.id)] if user else [])
         Lead = self.env["crm.lead"].with_context(active_test=False)
@@ -430,10 +433,17 @@ class CrmTeamKpi(models.Model):
             [window.start for window in windows],
             [window.stop for window in windows],
         )
-        ctx = KpiContext(windows, leads, bounds, tree, user, pipeline)
+        # the team (and salesperson) in the statements themselves too: the planner then reads
+        # the team's leads by index instead of probing the rights' subselect for every lead
+        scope = SQL("l.team_id = ANY(%s)", tree.ids)
+        if user:
+            scope = SQL("%s AND l.user_id = %s", scope, user.id)
+        ctx = KpiContext(
+            windows, SQL("%s AND l.id IN %s", scope, leads), leads, bounds, tree, user, pipeline
+        )
         figures = defaultdict(lambda: defaultdict(dict))
         with jit_off(self.env.cr):
-            self._kpi_compute(ctx, figures)
+            self._kpi_compute(ctx, figures, only)
         # every KPI is there, with "no data" when nothing was counted: one per stage of the
         # pipeline (the won stage has no conversion)
         for code, _label in KPI_CODES:
@@ -455,14 +465,16 @@ class CrmTeamKpi(models.Model):
                 figures.pop(code, None)
         return figures
 
-    def _kpi_compute(self, ctx, figures):
+    def _kpi_compute(self, ctx, figures, only=None):
         """Every family of figures into ``figures`` ({code: {key: {Window: Figure}}}); the
         figures of the stays for those who may read the stage history."""
-        families = [self._kpi_new_leads, self._kpi_closed]
+        families = [self._kpi_new_leads, self._kpi_closed, self._kpi_in_work]
         if self.env["crm.lead.stage.history"].has_access("read"):
-            families += [self._kpi_stages, self._kpi_in_work]
+            families.append(self._kpi_stages)
         families += [self._kpi_activities, self._kpi_stale, self._kpi_bypasses]
         for family in families:
+            if only and family.__name__.removeprefix("_kpi_") not in only:
+                continue
             for code, key, n, figure in family(ctx):
                 figures[code][key][ctx.windows[n - 1]] = figure
 
@@ -478,14 +490,14 @@ class CrmTeamKpi(models.Model):
                        percentile_cont(0.5) WITHIN GROUP (ORDER BY l.first_contact_hours)
                   FROM crm_lead l
                   JOIN %(bounds)s ON l.create_date >= w.start AND l.create_date < w.stop
-                 WHERE l.id IN %(leads)s AND l.create_date >= %(span)s
+                 WHERE %(lead_filter)s AND l.create_date >= %(span)s
                        AND l.create_date < %(stop)s
               GROUP BY w.n
                 """,
                 ts=team_stages(ctx.tree.ids),
                 qualified=qualified("l"),
                 bounds=ctx.bounds,
-                leads=ctx.leads,
+                lead_filter=ctx.lead_filter,
                 span=ctx.first_start,
                 stop=ctx.last_stop,
             )
@@ -509,12 +521,12 @@ class CrmTeamKpi(models.Model):
                            FILTER (WHERE l.outcome = 'won')
                   FROM crm_lead l
                   JOIN %(bounds)s ON l.date_closed >= w.start AND l.date_closed < w.stop
-                 WHERE l.id IN %(leads)s AND l.outcome IN ('won', 'lost')
+                 WHERE %(lead_filter)s AND l.outcome IN ('won', 'lost')
                        AND l.date_closed >= %(start)s AND l.date_closed < %(stop)s
               GROUP BY w.n
                 """,
                 bounds=ctx.bounds,
-                leads=ctx.leads,
+                lead_filter=ctx.lead_filter,
                 start=ctx.first_start,
                 stop=ctx.last_stop,
             )
@@ -600,22 +612,22 @@ class CrmTeamKpi(models.Model):
             yield "sla_breached", None, n, Figure(breached, with_sla)
 
     def _kpi_in_work(self, ctx):
-        """Open leads at the end of each period, per salesperson (from the stays)."""
+        """Open leads at the end of each period, per salesperson: created before it and not
+        closed (won, lost, disqualified) by then; archived open leads are not in work."""
         rows = self.env.execute_query(
             SQL(
                 """
-                SELECT w.n, l.user_id, count(DISTINCT h.lead_id)
-                  FROM crm_lead_stage_history h
-                  JOIN crm_lead l ON l.id = h.lead_id
-                  JOIN crm_stage s ON s.id = h.stage_id AND s.is_won IS NOT TRUE
-                  JOIN %(bounds)s ON h.date_in < w.stop
-                                 AND (h.date_out IS NULL OR h.date_out >= w.stop)
-                 WHERE h.lead_id IN %(leads)s AND h.date_in < %(stop)s
-                       AND (h.date_out IS NULL OR h.date_out >= %(start)s)
+                SELECT w.n, l.user_id, count(*)
+                  FROM crm_lead l
+                  JOIN %(bounds)s ON l.create_date < w.stop
+                                 AND (l.date_closed >= w.stop
+                                      OR (l.outcome = 'open' AND l.active))
+                 WHERE %(lead_filter)s AND l.create_date < %(stop)s
+                   AND (l.date_closed >= %(start)s OR (l.outcome = 'open' AND l.active))
               GROUP BY w.n, l.user_id
                 """,
                 bounds=ctx.bounds,
-                leads=ctx.leads,
+                lead_filter=ctx.lead_filter,
                 start=ctx.first_stop,
                 stop=ctx.last_stop,
             )
@@ -660,12 +672,12 @@ class CrmTeamKpi(models.Model):
                 SELECT w.n, count(*)
                   FROM crm_lead l
                   JOIN %(bounds)s ON l.stale_date >= w.start AND l.stale_date < w.stop
-                 WHERE l.id IN %(leads)s AND l.active AND l.outcome = 'open'
+                 WHERE %(lead_filter)s AND l.active AND l.outcome = 'open'
                    AND l.stale_date >= %(start)s AND l.stale_date < %(stop)s
               GROUP BY w.n
                 """,
                 bounds=ctx.bounds,
-                leads=ctx.leads,
+                lead_filter=ctx.lead_filter,
                 start=ctx.first_start,
                 stop=ctx.last_stop,
             )
@@ -770,7 +782,10 @@ class CrmTeamKpi(models.Model):
                 "expected revenue of %s leads won in the period", base
             ),
             "avg_deal_size": lambda: self.env._("revenue won ÷ %s leads won in the period", base),
-            "leads_in_work": lambda: self.env._("open leads at the end of the period"),
+            "leads_in_work": lambda: self.env._(
+                "leads open at the end of the period (created before it, not won, lost or "
+                "disqualified by then)"
+            ),
             "activities_done": lambda: self.env._("activities marked done in the period"),
             "sla_breached": lambda: self.env._(
                 "first stays in a stage past their SLA, of %s with an SLA that began in the period",
@@ -852,6 +867,7 @@ class KpiContext(NamedTuple):
     """What every family of figures is computed over."""
 
     windows: list
+    lead_filter: SQL  # condition on crm_lead ``l``: the leads counted
     leads: SQL  # subselect of the leads counted (the caller's rights applied)
     bounds: SQL  # the windows as rows w(start, stop, n)
     tree: models.Model  # the team and its sub-teams

@@ -98,17 +98,18 @@ def stage_outcome(lead, stage, entry):
     """SQL columns of a lead's first entry ``entry`` into a stage (``lead`` an alias of
     crm_lead, ``stage`` of the team stages ``ts``): ``counted`` (disqualified leads are left
     out past the qualification stage), ``went_on`` (reached a later stage, or won),
-    ``dropped`` (lost, disqualified, still there: NULL when it went on)."""
+    ``dropped`` (lost, disqualified, still there: NULL when it went on). (OFFSET 0: the
+    reach is read once per entry, not once per column that uses it.)"""
     return SQL(
         """
-        SELECT NOT (%(lead)s.outcome = 'disqualified' AND %(stage)s.rank >= %(stage)s.qual_rank)
-                   AS counted,
-               r.reach > %(stage)s.rank AS went_on,
-               CASE WHEN r.reach > %(stage)s.rank THEN NULL
+        SELECT c.counted, c.went_on,
+               CASE WHEN c.went_on THEN NULL
                     WHEN %(lead)s.outcome IN ('lost', 'disqualified') THEN %(lead)s.outcome
                     ELSE 'still_there' END AS dropped
-          FROM (SELECT CASE WHEN %(lead)s.outcome = 'won' THEN 1000000
-                            ELSE %(reach)s END AS reach) r
+          FROM (SELECT NOT (%(lead)s.outcome = 'disqualified'
+                            AND %(stage)s.rank >= %(stage)s.qual_rank) AS counted,
+                       (%(lead)s.outcome = 'won' OR %(reach)s > %(stage)s.rank) AS went_on
+                OFFSET 0) c
         """,
         lead=SQL.identifier(lead),
         stage=SQL.identifier(stage),

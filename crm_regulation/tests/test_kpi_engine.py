@@ -328,4 +328,4 @@ class TestKpiEngine(KpiFunnelCommon):
         )
         kpis = self.kpis(user=marketer)
         self.assertEqual(kpis["new_leads", None]["value"], 5)
-        self.assertFalse({code for code, _key in kpis} & {"stage_conversion", "leads_in_work"})
+        self.assertFalse({code for code, _key in kpis} & {"stage_conversion", "sla_breached"})
