@@ -17,6 +17,8 @@ ACTION_LISTS = (
     ("review", [("loss_review_state", "=", "to_review")], False),
     ("qualification", [("qualification_state", "=", "overdue")], True),
 )
+# The weeks compared before and after the regulation went live
+BEFORE_AFTER_WEEKS = 4
 # Leads shown per list (the rest: "and N more", the filtered list)
 ACTION_LIMIT = 5
 PERIOD_LENGTHS = {
@@ -50,7 +52,14 @@ class CrmTeamDashboard(models.Model):
         today = fields.Date.context_today(self)
         date_from = period_start(period, today)
         date_to = date_from + PERIOD_LENGTHS[period] - relativedelta(days=1)
-        kpis = team.get_regulation_kpis(date_from, date_to)
+        # one pass of the figures for the period, the plans, the funnel fill and the weeks
+        # before and after the regulation went live
+        fill = team._kpi_fill_windows(today)
+        before_after = team._kpi_before_after_windows(BEFORE_AFTER_WEEKS)
+        extra = [*(fill[1:] if fill else ()), *(before_after or ())]
+        kpis, figures = team._kpi_report(
+            team._kpi_window(date_from, date_to), self.env["res.users"], extra
+        )
         headline = team.dashboard_kpi_ids.mapped("code") or list(HEADLINE_DEFAULT)
         return {
             "teams": [{"id": t.id, "name": t.display_name} for t in teams],
@@ -63,8 +72,12 @@ class CrmTeamDashboard(models.Model):
             "headline_warning": len(headline) > HEADLINE_MAX,
             "funnel": [kpi for kpi in kpis if kpi["code"] == "stage_conversion"],
             "plans": [kpi for kpi in kpis if kpi.get("plan")],
-            "funnel_fill": team.get_regulation_funnel_fill(today),
-            "before_after": team.get_regulation_before_after(),
+            "funnel_fill": team._kpi_fill_result(fill, figures) if fill else {"no_plan": True},
+            "before_after": (
+                team._kpi_before_after_result(before_after, BEFORE_AFTER_WEEKS, figures)
+                if before_after
+                else []
+            ),
             "actions": team._dashboard_actions(),
         }
 

@@ -193,14 +193,26 @@ class CrmTeamKpi(models.Model):
         self.ensure_one()
         self.check_access("read")
         today = self._kpi_window(day, day).date_from if day else fields.Date.context_today(self)
+        fill = self._kpi_fill_windows(today)
+        if not fill:
+            return {"no_plan": True}
+        figures = self._kpi_figures(
+            fill[1:], self.env["res.users"], self._kpi_pipeline(), {"closed", "in_work"}
+        )
+        return self._kpi_fill_result(fill, figures)
+
+    def _kpi_fill_windows(self, today):
+        """(the team's revenue plan holding ``today``, its window to date, the last 90
+        days), or None without a plan."""
         plans = self._kpi_plans(self._kpi_window(today, today), self.env["res.users"])
         if "revenue_won" not in plans:
-            return {"no_plan": True}
+            return None
         plan, to_date = plans["revenue_won"]
-        recent = self._kpi_window(today - timedelta(days=FUNNEL_FILL_DAYS - 1), today)
-        figures = self._kpi_figures(
-            [to_date, recent], self.env["res.users"], self._kpi_pipeline(), {"closed", "in_work"}
-        )
+        return plan, to_date, self._kpi_window(today - timedelta(days=FUNNEL_FILL_DAYS - 1), today)
+
+    @api.model
+    def _kpi_fill_result(self, fill, figures):
+        plan, to_date, recent = fill
 
         def value(code, window):
             return (figures[code][None].get(window) or Figure(0.0)).value
@@ -232,20 +244,30 @@ class CrmTeamKpi(models.Model):
         weeks after (up to today): [{code, name, before, after, unit, better, improved}]."""
         self.ensure_one()
         self.check_access("read")
-        if not self.regulation_live_date:
-            return []
-        if not isinstance(weeks, int) or not 1 <= weeks <= 52:
+        if not isinstance(weeks, int) or isinstance(weeks, bool) or not 1 <= weeks <= 52:
             raise UserError(self.env._("Compare 1 to 52 weeks before and after."))
+        windows = self._kpi_before_after_windows(weeks)
+        if not windows:
+            return []
+        figures = self._kpi_figures(list(windows), self.env["res.users"], self._kpi_pipeline())
+        return self._kpi_before_after_result(windows, weeks, figures)
+
+    def _kpi_before_after_windows(self, weeks):
+        """(the weeks before the regulation went live, the weeks after up to today), or
+        None when it has not."""
         live = self.regulation_live_date
+        if not live:
+            return None
         today = fields.Date.context_today(self)
         before = self._kpi_window(live - timedelta(weeks=weeks), live - timedelta(days=1))
         after = self._kpi_window(
             live, max(live, min(live + timedelta(weeks=weeks, days=-1), today))
         )
-        figures = self._kpi_figures([before, after], self.env["res.users"], self._kpi_pipeline())
-        labels = dict(
-            self.env["crm.kpi.target"]._fields["kpi_code"]._description_selection(self.env)
-        )
+        return before, after
+
+    def _kpi_before_after_result(self, windows, weeks, figures):
+        before, after = windows
+        labels = self._kpi_labels()
         result = []
         for code, _label in KPI_CODES:
             if None not in figures.get(code, {}):
@@ -263,11 +285,15 @@ class CrmTeamKpi(models.Model):
                     "after": new,
                     "better": "down" if lower else "up",
                     "improved": new < old if lower else new > old,
-                    "date_live": fields.Date.to_string(live),
+                    "date_live": fields.Date.to_string(after.date_from),
                     "weeks": weeks,
                 }
             )
         return result
+
+    def _kpi_labels(self):
+        """{code: the KPI's name in the caller's language} (the plans' selection)."""
+        return dict(self.env["crm.kpi.target"]._fields["kpi_code"]._description_selection(self.env))
 
     # ------------------------------------------------------------
     # API
@@ -284,21 +310,22 @@ class CrmTeamKpi(models.Model):
         self.ensure_one()
         self.check_access("read")
         current = self._kpi_window(date_from, date_to)
+        return self._kpi_report(current, self._kpi_user(user_id))[0]
+
+    def _kpi_report(self, current, user, extra=()):
+        """(the KPI list of ``get_regulation_kpis`` for ``current``, the figures), the
+        figures computed for the ``extra`` windows too in the same statements."""
         previous = self._kpi_window(
             current.date_from - timedelta(days=current.days),
             current.date_from - timedelta(days=1),
         )
-        user = self._kpi_user(user_id)
         plans = self._kpi_plans(current, user)
-        windows = list(dict.fromkeys([current, previous, *(w for _p, w in plans.values())]))
+        windows = list(dict.fromkeys([current, previous, *(w for _p, w in plans.values()), *extra]))
         pipeline = self._kpi_pipeline()
         figures = self._kpi_figures(windows, user, pipeline)
         order = {stage_id: index for index, stage_id in enumerate(pipeline.ids)}
         today = fields.Date.context_today(self)
-        # the KPIs' names in the caller's language (the plans' selection)
-        labels = dict(
-            self.env["crm.kpi.target"]._fields["kpi_code"]._description_selection(self.env)
-        )
+        labels = self._kpi_labels()
         result = []
         for code, _label in KPI_CODES:
             by_key = figures.get(code, {})
@@ -326,7 +353,7 @@ class CrmTeamKpi(models.Model):
                     actual = by_window.get(window) or Figure(0.0)
                     entry.update(self._kpi_plan_status(code, plan, window, actual, today))
                 result.append(entry)
-        return result
+        return result, figures
 
     # ------------------------------------------------------------
     # Inputs
