@@ -17,8 +17,6 @@ ACTION_LISTS = (
     ("review", [("loss_review_state", "=", "to_review")], False),
     ("qualification", [("qualification_state", "=", "overdue")], True),
 )
-# The weeks compared before and after the regulation went live
-BEFORE_AFTER_WEEKS = 4
 # Leads shown per list (the rest: "and N more", the filtered list)
 ACTION_LIMIT = 5
 PERIOD_LENGTHS = {
@@ -52,13 +50,12 @@ class CrmTeamDashboard(models.Model):
         today = fields.Date.context_today(self)
         date_from = period_start(period, today)
         date_to = date_from + PERIOD_LENGTHS[period] - relativedelta(days=1)
-        # one pass of the figures for the period, the plans, the funnel fill and the weeks
-        # before and after the regulation went live
+        # one pass of the figures for the period, the plans and the funnel fill (the weeks
+        # before and after the regulation went live come after the first paint:
+        # get_regulation_before_after)
         fill = team._kpi_fill_windows(today)
-        before_after = team._kpi_before_after_windows(BEFORE_AFTER_WEEKS)
-        extra = [*(fill[1:] if fill else ()), *(before_after or ())]
         kpis, figures = team._kpi_report(
-            team._kpi_window(date_from, date_to), self.env["res.users"], extra
+            team._kpi_window(date_from, date_to), self.env["res.users"], fill[1:] if fill else ()
         )
         headline = team.dashboard_kpi_ids.mapped("code") or list(HEADLINE_DEFAULT)
         return {
@@ -73,11 +70,6 @@ class CrmTeamDashboard(models.Model):
             "funnel": [kpi for kpi in kpis if kpi["code"] == "stage_conversion"],
             "plans": [kpi for kpi in kpis if kpi.get("plan")],
             "funnel_fill": team._kpi_fill_result(fill, figures) if fill else {"no_plan": True},
-            "before_after": (
-                team._kpi_before_after_result(before_after, BEFORE_AFTER_WEEKS, figures)
-                if before_after
-                else []
-            ),
             "actions": team._dashboard_actions(),
         }
 

@@ -13,7 +13,13 @@ export class SalesControl extends Component {
     setup() {
         this.orm = useService("orm");
         this.action = useService("action");
-        this.state = useState({ data: null, period: "month", teamId: false, loading: true });
+        this.state = useState({
+            data: null,
+            beforeAfter: [],
+            period: "month",
+            teamId: false,
+            loading: true,
+        });
         this.actionTitles = {
             sla: _t("SLA breached"),
             stale: _t("Forgotten (stale)"),
@@ -31,6 +37,7 @@ export class SalesControl extends Component {
             // the first paint, for the tour and the benchmark that measure it
             this.firstPaint = Math.round(performance.now());
             document.body.dataset.crmRegulationFirstPaint = this.firstPaint;
+            this.loadBeforeAfter();
         });
     }
 
@@ -44,9 +51,17 @@ export class SalesControl extends Component {
         this.state.loading = false;
     }
 
+    // the weeks before and after the regulation went live: after the first paint
+    async loadBeforeAfter() {
+        this.state.beforeAfter = this.state.teamId
+            ? await this.orm.call("crm.team", "get_regulation_before_after", [[this.state.teamId]])
+            : [];
+    }
+
     async onTeamChange(ev) {
         this.state.teamId = parseInt(ev.target.value);
         await this.load();
+        await this.loadBeforeAfter();
     }
 
     async onPeriodChange(period) {

@@ -21,6 +21,10 @@ registry.category("web_tour.tours").add("crm_regulation_sales_control_tour", {
             content: "plan vs actual, colour-coded",
         },
         {
+            trigger: ".o_sales_control_before_after tr:contains(New leads)",
+            content: "before / after the regulation went live, loaded after the first paint",
+        },
+        {
             trigger: ".o_sales_control_period button:contains(Week)",
             content: "this week",
             run: "click",
