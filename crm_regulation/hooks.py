@@ -82,6 +82,9 @@ def post_init_hook(env):
     # the closed stays get their business hours with the row: no second pass
     count = env["crm.lead.stage.history"]._backfill(bulk=True)
     _logger.info("crm_regulation: stage history opened for %s existing leads", count)
+    # (stays written by data files, the demo's: their business hours; one keyset query on
+    # the stays without them, none on a database without demo data)
+    env["crm.lead.stage.history"]._fill_business_hours()
     env["crm.team"]._regulation_announce_audit()
     # the companies count calls and meetings as first contacts; the leads get theirs
     companies = env["res.company"].search([("crm_first_contact_activity_type_ids", "=", False)])

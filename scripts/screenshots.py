@@ -224,9 +224,14 @@ def main():
                 OUT / "screenshot_team_rollout.png",
             )
         # the figures: Sales Control, the funnel report, the lead sources
+        demo_team = rpc("crm.team", "search", [("name", "=", "Residential Sales")], limit=1)
         browser.shot(
             f"{args.url}/odoo/action-crm_regulation.crm_regulation_sales_control_action",
             OUT / "screenshot_sales_control.png",
+            # the demo team (the dashboard opens on the first team the user leads)
+            script="const s = document.querySelector('.o_sales_control_team');"
+            f"s.value = '{demo_team[0] if demo_team else ''}';"
+            "s.dispatchEvent(new Event('change'));",
         )
         browser.shot(
             f"{args.url}/odoo/action-crm_regulation.crm_regulation_funnel_report_action",

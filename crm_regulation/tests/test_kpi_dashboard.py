@@ -117,6 +117,9 @@ class TestKpiDashboard(DashboardCommon):
 class TestSalesControlTour(DashboardCommon, HttpCase):
     def test_sales_control_dashboard(self):
         today = self.env.cr.now().date()
+        # this month's funnel: two new leads, one qualified
+        leads = self._create_leads(2, name="This month's lead")
+        leads[0].with_user(self.user_salesman).stage_id = self.stage_qualification
         self.env["crm.kpi.target"].create(
             {
                 "kpi_code": "new_leads",

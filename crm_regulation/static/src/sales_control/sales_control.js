@@ -88,6 +88,9 @@ export class SalesControl extends Component {
     }
 
     delta(kpi) {
+        if (kpi.no_data) {
+            return { text: "", good: null };
+        }
         const change = kpi.value - kpi.previous;
         if (!change) {
             return { text: "=", good: null };
@@ -99,6 +102,7 @@ export class SalesControl extends Component {
 
     funnelWidth(kpi) {
         const max = Math.max(1, ...this.state.data.funnel.map((k) => k.details[0]?.entered || 0));
+        // (the bars: leads that entered each stage, against the stage most entered)
         return Math.round((100 * (kpi.details[0]?.entered || 0)) / max);
     }
 

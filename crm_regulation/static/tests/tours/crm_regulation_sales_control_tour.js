@@ -13,8 +13,8 @@ registry.category("web_tour.tours").add("crm_regulation_sales_control_tour", {
             },
         },
         {
-            trigger: ".o_sales_control_funnel .o_funnel_step",
-            content: "the funnel, stage by stage",
+            trigger: ".o_sales_control_funnel .o_funnel_step:contains(New Lead → Qualification):contains(50.0 %)",
+            content: "the funnel, stage by stage: one of the two new leads went on",
         },
         {
             trigger: ".o_sales_control_plans tr.o_plan_row[data-code=new_leads]:is(.table-success, .table-warning, .table-danger)",
