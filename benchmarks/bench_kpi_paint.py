@@ -65,14 +65,7 @@ def main():
         if auth.get("error"):
             raise SystemExit(f"login failed: {auth['error']}")
         browser = Browser(port=9334)
-        browser.call("Network.enable")
-        browser.call(
-            "Network.setCookie",
-            name="session_id",
-            value=session.cookies["session_id"],
-            domain="127.0.0.1",
-            path="/",
-        )
+        browser.use_session(session)
         paints = []
         for round_ in range(args.rounds + 1):
             browser.call(

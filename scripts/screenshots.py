@@ -69,6 +69,17 @@ class Browser:
             if message.get("id") == call_id:
                 return message.get("result", {})
 
+    def use_session(self, session):
+        """Browse as the user logged in by ``session`` (requests.Session: its Odoo cookie)."""
+        self.call("Network.enable")
+        self.call(
+            "Network.setCookie",
+            name="session_id",
+            value=session.cookies["session_id"],
+            domain="127.0.0.1",
+            path="/",
+        )
+
     def shot(self, url, path, wait=12.0, click=None, click_text=None, script=None):
         """Screenshot of ``url``, after clicking the element matching the CSS selector
         ``click`` or the button whose text is ``click_text``, and running the JavaScript
@@ -140,14 +151,7 @@ def main():
     )
     browser = Browser()
     try:
-        browser.call("Network.enable")
-        browser.call(
-            "Network.setCookie",
-            name="session_id",
-            value=session.cookies["session_id"],
-            domain="127.0.0.1",
-            path="/",
-        )
+        browser.use_session(session)
         if lead_ids:
             browser.shot(f"{args.url}/odoo/crm/{lead_ids[0]}", OUT / "screenshot_lead_form.png")
             browser.shot(
