@@ -490,6 +490,8 @@ class CrmTeamKpi(models.Model):
         if not self.env["crm.lead.stage.history"].has_access("read"):
             for code in STAY_KPIS:
                 figures.pop(code, None)
+        if not self.env["crm.regulation.violation"].has_access("read"):
+            figures.pop("regulation_bypasses", None)
         return figures
 
     def _kpi_compute(self, ctx, figures, only=None):

@@ -329,3 +329,62 @@ class TestKpiEngine(KpiFunnelCommon):
         kpis = self.kpis(user=marketer)
         self.assertEqual(kpis["new_leads", None]["value"], 5)
         self.assertFalse({code for code, _key in kpis} & {"stage_conversion", "sla_breached"})
+
+    def test_sla_stale_and_bypass_figures(self):
+        """The three counts with something to count: a first stay past its SLA, a lead gone
+        stale, a bypass in the compliance log (the week's, not the one before)."""
+        A, E = self.funnel["A"], self.funnel["E"]
+        self.env.cr.execute(
+            """UPDATE crm_lead_stage_history SET sla_deadline = date_in + interval '1 hour',
+                      sla_breached = (lead_id = %s)
+                WHERE lead_id IN %s AND stage_id = %s""",
+            [A.id, (A.id, self.funnel["B"].id), self.stage_new.id],
+        )
+        self.env.cr.execute(
+            "UPDATE crm_lead SET stale_date = '2026-11-06 10:00:00' WHERE id = %s", [E.id]
+        )
+        self.env.cr.execute(
+            """INSERT INTO crm_regulation_violation
+                      (date, lead_id, lead_name, team_id, user_id, requirement, mode, outcome,
+                       path, source)
+               VALUES ('2026-11-03 10:00:00', %s, %s, %s, %s, 'Proposal needs a budget',
+                       'enforce', 'bypassed', 'ui', 'rule'),
+                      ('2026-10-30 10:00:00', %s, %s, %s, %s, 'Proposal needs a budget',
+                       'enforce', 'bypassed', 'ui', 'rule')""",
+            [A.id, A.name, self.team.id, self.user_salesman.id] * 2,
+        )
+        self.env.invalidate_all()
+        kpis = self.kpis()
+        self.assertEqual(kpis["sla_breached", None]["value"], 1)
+        self.assertEqual(kpis["sla_breached", None]["base"], 2, "A and B had an SLA in New")
+        self.assertEqual(kpis["stale_leads", None]["value"], 1)
+        self.assertEqual(kpis["regulation_bypasses", None]["value"], 1)
+        self.assertEqual(kpis["regulation_bypasses", None]["previous"], 1)
+        # a salesperson does not read the compliance log: no bypass figure for them
+        self.assertNotIn(("regulation_bypasses", None), self.kpis(user=self.user_salesman))
+        self.assertEqual(self.kpis(user=self.user_salesman)["stale_leads", None]["value"], 0)
+
+    def test_a_head_of_sales_gets_their_teams_figures(self):
+        head = self.env["res.users"].create(
+            {
+                "name": "Hanna Head",
+                "login": "kpi_engine_head",
+                "group_ids": [(6, 0, self.env.ref("crm_regulation.group_head_of_sales").ids)],
+            }
+        )
+        self.team.user_id = head
+        sub_team = self.env["crm.team"].create({"name": "North", "parent_id": self.team.id})
+        with self.at("2026-11-04 09:00:00"):
+            self.env["crm.lead"].create(
+                {"name": "Sub-team lead", "team_id": sub_team.id, "stage_id": self.stage_new.id}
+            )
+        mine = self.kpis(user=head)
+        self.assertEqual(mine["new_leads", None]["value"], 6, "the team's five and North's one")
+        # the same figures as a sales administrator's, and nothing of another team's
+        self.assertEqual(
+            {key: kpi["value"] for key, kpi in mine.items()},
+            {key: kpi["value"] for key, kpi in self.kpis().items()},
+        )
+        other = self.env["crm.team"].create({"name": "Elsewhere"})
+        elsewhere = self.kpis(user=head, team=other)
+        self.assertEqual(elsewhere["new_leads", None]["value"], 0, "no lead of theirs there")
