@@ -10,6 +10,7 @@
     "license": "LGPL-3",
     "development_status": "Alpha",
     "depends": ["crm", "mail", "resource", "utm", "web"],
+    "external_dependencies": {"python": ["xlsxwriter"]},
     "data": [
         "security/crm_regulation_security.xml",
         "security/ir.model.access.csv",

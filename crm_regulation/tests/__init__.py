@@ -6,6 +6,7 @@ from . import (
     test_kpi_engine,
     test_kpi_reports,
     test_kpi_target,
+    test_kpi_workbook,
     test_lead_duplicates,
     test_lead_first_contact,
     test_lead_outcome,
