@@ -1,5 +1,9 @@
+import json
+from datetime import datetime, timedelta
+
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import HttpCase, tagged
+from odoo.tools import mute_logger
 
 from .test_kpi_engine import KpiFunnelCommon
 
@@ -163,3 +167,33 @@ class TestRegulationLiveDate(DashboardCommon):
             team = self.env["crm.team"].create({"name": "Born enforcing"})
         self.assertEqual(team.regulation_mode, "enforce")
         self.assertEqual(str(team.regulation_live_date), "2026-11-10")
+
+
+@tagged("post_install", "-at_install")
+class TestKpiJson2(KpiFunnelCommon, HttpCase):
+    """The KPI API as integrations call it: Odoo 19's JSON-2 with an API key, as each user."""
+
+    def post(self, user, **params):
+        key = (
+            self.env["res.users.apikeys"]
+            .with_user(user)
+            ._generate(scope="rpc", name="kpi", expiration_date=datetime.now() + timedelta(days=1))
+        )
+        return self.url_open(
+            "/json/2/crm.team/get_regulation_kpis",
+            data=json.dumps({"ids": self.team.ids, **params}),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
+        )
+
+    def test_kpis_over_json2_under_each_users_rights(self):
+        week = {"date_from": self.WEEK[0], "date_to": self.WEEK[1]}
+        for user, new_leads in ((self.user_manager, 5), (self.user_salesman, 3)):
+            response = self.post(user, **week)
+            self.assertEqual(response.status_code, 200, response.text)
+            kpis = {kpi["code"]: kpi for kpi in response.json() if "key" not in kpi}
+            self.assertEqual(kpis["new_leads"]["value"], new_leads, user.name)
+            self.assertEqual(kpis["win_rate"]["denominator"][:4], "of 2")
+        with mute_logger("odoo.http"):
+            response = self.post(self.user_manager, date_from="2026-11-08", date_to="2026-11-02")
+        self.assertEqual(response.status_code, 422, response.text)
+        self.assertIn("before it starts", response.json()["message"])
