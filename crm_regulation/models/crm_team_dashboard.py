@@ -13,9 +13,11 @@ from .crm_team_kpi import HEADLINE_DEFAULT, HEADLINE_MAX
 # The leads to act on, each a list of the dashboard: (key, domain on leads, active_test)
 ACTION_LISTS = (
     ("sla", [("sla_state", "=", "breached")], True),
+    ("at_risk", [("sla_state", "=", "at_risk")], True),
     ("stale", [("stale_date", "!=", False), ("outcome", "=", "open")], True),
-    ("review", [("loss_review_state", "=", "to_review")], False),
     ("qualification", [("qualification_state", "=", "overdue")], True),
+    ("review", [("loss_review_state", "=", "to_review")], False),
+    ("no_activity", [("activity_ids", "=", False), ("outcome", "=", "open")], True),
 )
 # Leads shown per list (the rest: "and N more", the filtered list)
 ACTION_LIMIT = 5
@@ -68,6 +70,7 @@ class CrmTeamDashboard(models.Model):
             "headline": [kpi for code in headline for kpi in kpis if kpi["code"] == code],
             "headline_warning": len(headline) > HEADLINE_MAX,
             "funnel": [kpi for kpi in kpis if kpi["code"] == "stage_conversion"],
+            "funnel_why": team._kpi_funnel_why(kpis),
             "plans": [kpi for kpi in kpis if kpi.get("plan")],
             "funnel_fill": team._kpi_fill_result(fill, figures) if fill else {"no_plan": True},
             "actions": team._dashboard_actions(),

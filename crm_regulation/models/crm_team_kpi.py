@@ -332,6 +332,7 @@ class CrmTeamKpi(models.Model):
             for key in sorted(by_key, key=lambda key: order.get(key, -1)):
                 by_window = by_key[key]
                 figure = by_window.get(current) or Figure(0.0)
+                before = by_window.get(previous) or Figure(0.0)
                 entry = {
                     "code": code,
                     "name": self._kpi_name(code, labels, key, pipeline),
@@ -339,7 +340,8 @@ class CrmTeamKpi(models.Model):
                     "unit": UNITS[code],
                     "base": figure.base,
                     "denominator": self._kpi_denominator(code, figure),
-                    "previous": (by_window.get(previous) or Figure(0.0)).value,
+                    "previous": before.value,
+                    "previous_base": before.base,
                     "better": "down" if code in LOWER_IS_BETTER else "up",
                     "no_data": not figure.value and not figure.base and not figure.details,
                     "details": list(figure.details),
@@ -354,6 +356,30 @@ class CrmTeamKpi(models.Model):
                     entry.update(self._kpi_plan_status(code, plan, window, actual, today))
                 result.append(entry)
         return result, figures
+
+    @api.model
+    def _kpi_funnel_why(self, kpis):
+        """Why the funnel moved: the stage conversion that dropped most against the previous
+        period (both periods with leads entering the stage), {name, value, previous, points},
+        or False when none dropped."""
+        drops = [
+            kpi
+            for kpi in kpis
+            if kpi["code"] == "stage_conversion"
+            and kpi["base"]
+            and kpi["previous_base"]
+            and kpi["value"] < kpi["previous"]
+        ]
+        if not drops:
+            return False
+        worst = max(drops, key=lambda kpi: kpi["previous"] - kpi["value"])
+        return {
+            "name": worst["name"],
+            "key": worst["key"],
+            "value": worst["value"],
+            "previous": worst["previous"],
+            "points": round(worst["previous"] - worst["value"], 1),
+        }
 
     # ------------------------------------------------------------
     # Inputs

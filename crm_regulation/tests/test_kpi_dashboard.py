@@ -97,6 +97,15 @@ class TestKpiDashboard(DashboardCommon):
         self.assertEqual(data["actions"]["sla"]["count"], 1)
         self.assertEqual(data["actions"]["sla"]["leads"][0]["name"], "Funnel lead D")
         self.assertEqual(
+            list(data["actions"]),
+            ["sla", "at_risk", "stale", "qualification", "review", "no_activity"],
+        )
+        # the open leads without a next activity: D, E and F (the calls were done)
+        self.assertEqual(
+            {lead["name"] for lead in data["actions"]["no_activity"]["leads"]},
+            {"Funnel lead D", "Funnel lead E", "Lead 0"},
+        )
+        self.assertEqual(
             len(data["funnel"]), len([s for s in self.team._kpi_pipeline() if not s.is_won])
         )
         # Sasha sees the team as a member, and only their own leads and figures
@@ -197,3 +206,22 @@ class TestKpiJson2(KpiFunnelCommon, HttpCase):
             response = self.post(self.user_manager, date_from="2026-11-08", date_to="2026-11-02")
         self.assertEqual(response.status_code, 422, response.text)
         self.assertIn("before it starts", response.json()["message"])
+
+
+class TestFunnelWhy(DashboardCommon):
+    def test_the_stage_whose_conversion_dropped_most(self):
+        # the week after: three leads enter New, one goes on (60 % → 33.3 %), through
+        # Qualification (33.3 % → 100 %) to Presentation, where it stays (100 % → 0 %)
+        with self.at("2026-11-09 09:00:00"):
+            leads = self._create_leads(3, name="Next week")
+        with self.at("2026-11-09 10:00:00"):
+            leads[0].with_user(self.user_salesman).stage_id = self.stage_qualification
+        with self.at("2026-11-09 11:00:00"):
+            leads[0].with_user(self.user_salesman).stage_id = self.stage_presentation
+        kpis = self.kpis(period=("2026-11-09", "2026-11-15"))
+        why = self.team._kpi_funnel_why(list(kpis.values()))
+        self.assertEqual(why["key"], self.stage_presentation.id)
+        self.assertEqual((why["previous"], why["value"], why["points"]), (100.0, 0.0, 100.0))
+        self.assertIn("Presentation → Proposal", why["name"])
+        # nothing dropped: no why
+        self.assertFalse(self.team._kpi_funnel_why(list(self.kpis().values())))

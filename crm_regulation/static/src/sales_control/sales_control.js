@@ -22,9 +22,11 @@ export class SalesControl extends Component {
         });
         this.actionTitles = {
             sla: _t("SLA breached"),
+            at_risk: _t("SLA at risk"),
             stale: _t("Forgotten (stale)"),
             review: _t("Losses to review"),
             qualification: _t("Not qualified in time"),
+            no_activity: _t("No next activity"),
         };
         this.statusLabels = {
             on_track: _t("On track"),
