@@ -61,6 +61,8 @@ UNITS = {
 # KPIs hidden from those who may not read the leads' revenue (the role matrix's sensitive
 # fields: marketers, support)
 REVENUE_KPIS = {"revenue_won", "avg_deal_size"}
+# Where the figures keep each salesperson's own: {(code, user id): {Window: Figure}}
+BY_USER = "_by_user"
 # KPIs of the stage history: for those who may read it
 STAY_KPIS = {"stage_conversion", "stage_hours_median", "sla_breached"}
 # The earliest day a regulation goes live (older dates are typing errors)
@@ -326,6 +328,8 @@ class CrmTeamKpi(models.Model):
         order = {stage_id: index for index, stage_id in enumerate(pipeline.ids)}
         today = fields.Date.context_today(self)
         labels = self._kpi_labels()
+        whys = self._kpi_salesperson_whys(figures, current, previous)
+        whys = self._kpi_salesperson_whys(figures, current, previous)
         result = []
         for code, _label in KPI_CODES:
             by_key = figures.get(code, {})
@@ -345,6 +349,7 @@ class CrmTeamKpi(models.Model):
                     "better": "down" if code in LOWER_IS_BETTER else "up",
                     "no_data": not figure.value and not figure.base and not figure.details,
                     "details": list(figure.details),
+                    "why": whys.get(code, False) if key is None else False,
                     "target": False,
                     "target_share": False,
                 }
@@ -356,6 +361,30 @@ class CrmTeamKpi(models.Model):
                     entry.update(self._kpi_plan_status(code, plan, window, actual, today))
                 result.append(entry)
         return result, figures
+
+    @api.model
+    def _kpi_salesperson_whys(self, figures, current, previous):
+        """{code: the salesperson whose figure moved most against the previous period}:
+        {user_id, name, value, previous, change} (a KPI with no change: none)."""
+        moves = {}
+        for (code, user_id), by_window in figures.get(BY_USER, {}).items():
+            now = (by_window.get(current) or Figure(0.0)).value
+            before = (by_window.get(previous) or Figure(0.0)).value
+            if now != before and abs(now - before) > abs(moves.get(code, (0, 0, 0, 0))[3]):
+                moves[code] = (user_id, now, before, round(now - before, 2))
+        # sudo: the names of the salespeople whose figures the caller reads
+        users = self.env["res.users"].sudo().browse({move[0] for move in moves.values() if move[0]})
+        names = {user.id: user.name for user in users}
+        return {
+            code: {
+                "user_id": user_id or False,
+                "name": names.get(user_id) or self.env._("Unassigned"),
+                "value": now,
+                "previous": before,
+                "change": change,
+            }
+            for code, (user_id, now, before, change) in moves.items()
+        }
 
     @api.model
     def _kpi_funnel_why(self, kpis):
@@ -513,6 +542,9 @@ class CrmTeamKpi(models.Model):
         ):
             for code in REVENUE_KPIS:
                 figures.pop(code, None)
+            figures[BY_USER] = {
+                key: value for key, value in figures[BY_USER].items() if key[0] not in REVENUE_KPIS
+            }
         if not self.env["crm.lead.stage.history"].has_access("read"):
             for code in STAY_KPIS:
                 figures.pop(code, None)
@@ -531,7 +563,10 @@ class CrmTeamKpi(models.Model):
             if only and family.__name__.removeprefix("_kpi_") not in only:
                 continue
             for code, key, n, figure in family(ctx):
-                figures[code][key][ctx.windows[n - 1]] = figure
+                if isinstance(key, tuple):  # ("user", id): the salesperson's own figure
+                    figures[BY_USER][code, key[1]][ctx.windows[n - 1]] = figure
+                else:
+                    figures[code][key][ctx.windows[n - 1]] = figure
 
     def _kpi_new_leads(self, ctx):
         """New leads (by creation), qualified, disqualified, first contact speed."""
@@ -539,7 +574,8 @@ class CrmTeamKpi(models.Model):
             SQL(
                 """
                 WITH ts AS (%(ts)s)
-                SELECT w.n, count(*), count(*) FILTER (WHERE %(qualified)s),
+                SELECT w.n, GROUPING(l.user_id) = 0, l.user_id,
+                       count(*), count(*) FILTER (WHERE %(qualified)s),
                        count(*) FILTER (WHERE l.outcome = 'disqualified'),
                        count(l.first_contact_hours),
                        percentile_cont(0.5) WITHIN GROUP (ORDER BY l.first_contact_hours)
@@ -547,7 +583,7 @@ class CrmTeamKpi(models.Model):
                   JOIN %(bounds)s ON l.create_date >= w.start AND l.create_date < w.stop
                  WHERE %(lead_filter)s AND l.create_date >= %(span)s
                        AND l.create_date < %(stop)s
-              GROUP BY w.n
+              GROUP BY GROUPING SETS ((w.n), (w.n, l.user_id))
                 """,
                 ts=team_stages(ctx.tree.ids),
                 qualified=qualified("l"),
@@ -557,18 +593,20 @@ class CrmTeamKpi(models.Model):
                 stop=ctx.last_stop,
             )
         )
-        for n, total, qualified_count, disqualified, contacted, median in rows:
-            yield "new_leads", None, n, Figure(total)
-            yield "qualification_rate", None, n, _rate(qualified_count, total)
-            yield "disqualification_rate", None, n, _rate(disqualified, total)
-            yield "first_contact_hours_median", None, n, _median(median, contacted)
+        for n, per_user, user_id, total, qualified_count, disqualified, contacted, median in rows:
+            key = ("user", user_id) if per_user else None
+            yield "new_leads", key, n, Figure(total)
+            yield "qualification_rate", key, n, _rate(qualified_count, total)
+            yield "disqualification_rate", key, n, _rate(disqualified, total)
+            yield "first_contact_hours_median", key, n, _median(median, contacted)
 
     def _kpi_closed(self, ctx):
         """Won, lost and disqualified leads by the day they were closed."""
         rows = self.env.execute_query(
             SQL(
                 """
-                SELECT w.n, count(*) FILTER (WHERE l.outcome = 'won'),
+                SELECT w.n, GROUPING(l.user_id) = 0, l.user_id,
+                       count(*) FILTER (WHERE l.outcome = 'won'),
                        count(*) FILTER (WHERE l.outcome = 'lost'),
                        COALESCE(sum(l.expected_revenue) FILTER (WHERE l.outcome = 'won'), 0),
                        percentile_cont(0.5) WITHIN GROUP (
@@ -578,7 +616,7 @@ class CrmTeamKpi(models.Model):
                   JOIN %(bounds)s ON l.date_closed >= w.start AND l.date_closed < w.stop
                  WHERE %(lead_filter)s AND l.outcome IN ('won', 'lost')
                        AND l.date_closed >= %(start)s AND l.date_closed < %(stop)s
-              GROUP BY w.n
+              GROUP BY GROUPING SETS ((w.n), (w.n, l.user_id))
                 """,
                 bounds=ctx.bounds,
                 lead_filter=ctx.lead_filter,
@@ -586,12 +624,13 @@ class CrmTeamKpi(models.Model):
                 stop=ctx.last_stop,
             )
         )
-        for n, won, lost, revenue, cycle in rows:
-            yield "win_rate", None, n, _rate(won, won + lost)
-            yield "loss_rate", None, n, _rate(lost, won + lost)
-            yield "revenue_won", None, n, Figure(round(revenue, 2), won)
-            yield "avg_deal_size", None, n, Figure(round(revenue / won, 2) if won else 0.0, won)
-            yield "cycle_days_median", None, n, _median(cycle, won)
+        for n, per_user, user_id, won, lost, revenue, cycle in rows:
+            key = ("user", user_id) if per_user else None
+            yield "win_rate", key, n, _rate(won, won + lost)
+            yield "loss_rate", key, n, _rate(lost, won + lost)
+            yield "revenue_won", key, n, Figure(round(revenue, 2), won)
+            yield "avg_deal_size", key, n, Figure(round(revenue / won, 2) if won else 0.0, won)
+            yield "cycle_days_median", key, n, _median(cycle, won)
 
     def _kpi_stages(self, ctx):
         """Per stage of the team's pipeline, the leads that first entered it in the period:

@@ -104,6 +104,18 @@ class TestKpiEngine(KpiFunnelCommon):
         self.assertEqual(value("qualification_rate"), 60.0, "A, B, D of five")
         self.assertEqual(kpis["qualification_rate", None]["base"], 5)
         self.assertEqual(value("disqualification_rate"), 20.0)
+        # why: the salesperson whose figure moved most (Sasha: A, B of A, B, C, against F
+        # not qualified the week before; Pavel: D of D, E)
+        self.assertEqual(
+            kpis["qualification_rate", None]["why"],
+            {
+                "user_id": self.user_salesman.id,
+                "name": "Sasha Salesman",
+                "value": 66.7,
+                "previous": 0.0,
+                "change": 66.7,
+            },
+        )
         # A: 1 h; B: 4 h before lunch + 30 min after
         self.assertEqual(value("first_contact_hours_median"), 2.8)
         self.assertEqual(kpis["first_contact_hours_median", None]["base"], 2)
