@@ -288,6 +288,16 @@ class TestKpiEngine(KpiFunnelCommon):
         )
         with self.assertRaises(AccessError):
             self.kpis(user=portal)
+        # an employee without the CRM: the team is readable, its leads are not
+        employee = self.env["res.users"].create(
+            {
+                "name": "Employee",
+                "login": "kpi_employee",
+                "group_ids": [(6, 0, self.env.ref("base.group_user").ids)],
+            }
+        )
+        with self.assertRaises(AccessError):
+            self.kpis(user=employee)
 
     def test_a_lead_moved_back_did_not_go_on(self):
         with self.at("2026-11-16 09:00:00"):
