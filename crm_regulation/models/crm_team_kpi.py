@@ -198,8 +198,9 @@ class CrmTeamKpi(models.Model):
         fill = self._kpi_fill_windows(today)
         if not fill:
             return {"no_plan": True}
+        tree = self._kpi_tree()
         figures = self._kpi_figures(
-            fill[1:], self.env["res.users"], self._kpi_pipeline(), {"closed", "in_work"}
+            fill[1:], self.env["res.users"], tree, self._kpi_pipeline(tree), {"closed", "in_work"}
         )
         return self._kpi_fill_result(fill, figures)
 
@@ -251,7 +252,10 @@ class CrmTeamKpi(models.Model):
         windows = self._kpi_before_after_windows(weeks)
         if not windows:
             return []
-        figures = self._kpi_figures(list(windows), self.env["res.users"], self._kpi_pipeline())
+        tree = self._kpi_tree()
+        figures = self._kpi_figures(
+            list(windows), self.env["res.users"], tree, self._kpi_pipeline(tree)
+        )
         return self._kpi_before_after_result(windows, weeks, figures)
 
     def _kpi_before_after_windows(self, weeks):
@@ -312,9 +316,10 @@ class CrmTeamKpi(models.Model):
         self.ensure_one()
         self.check_access("read")
         current = self._kpi_window(date_from, date_to)
-        return self._kpi_report(current, self._kpi_user(user_id))[0]
+        tree = self._kpi_tree()
+        return self._kpi_report(current, self._kpi_user(user_id, tree), tree=tree)[0]
 
-    def _kpi_report(self, current, user, extra=()):
+    def _kpi_report(self, current, user, extra=(), tree=None):
         """(the KPI list of ``get_regulation_kpis`` for ``current``, the figures), the
         figures computed for the ``extra`` windows too in the same statements."""
         previous = self._kpi_window(
@@ -323,8 +328,9 @@ class CrmTeamKpi(models.Model):
         )
         plans = self._kpi_plans(current, user)
         windows = list(dict.fromkeys([current, previous, *(w for _p, w in plans.values()), *extra]))
-        pipeline = self._kpi_pipeline()
-        figures = self._kpi_figures(windows, user, pipeline)
+        tree = tree or self._kpi_tree()
+        pipeline = self._kpi_pipeline(tree)
+        figures = self._kpi_figures(windows, user, tree, pipeline)
         order = {stage_id: index for index, stage_id in enumerate(pipeline.ids)}
         today = fields.Date.context_today(self)
         labels = self._kpi_labels()
@@ -372,13 +378,11 @@ class CrmTeamKpi(models.Model):
             before = (by_window.get(previous) or Figure(0.0)).value
             if now != before and abs(now - before) > abs(moves.get(code, (0, 0, 0, 0))[3]):
                 moves[code] = (user_id, now, before, round(now - before, 2))
-        # sudo: the names of the salespeople whose figures the caller reads
-        users = self.env["res.users"].sudo().browse({move[0] for move in moves.values() if move[0]})
-        names = {user.id: user.name for user in users}
+        names = self._kpi_names("res.users", {move[0] for move in moves.values()})
         return {
             code: {
                 "user_id": user_id or False,
-                "name": names.get(user_id) or self.env._("Unassigned"),
+                "name": names[user_id],
                 "value": now,
                 "previous": before,
                 "change": change,
@@ -457,16 +461,20 @@ class CrmTeamKpi(models.Model):
 
         return Window(first, last, bound(first), bound(last + timedelta(days=1)))
 
-    def _kpi_user(self, user_id):
+    def _kpi_tree(self):
+        """The team and its sub-teams (archived ones too: their leads count)."""
+        return self.with_context(active_test=False).search([("id", "child_of", self.id)])
+
+    def _kpi_user(self, user_id, tree):
         if not user_id:
             return self.env["res.users"]
         if not isinstance(user_id, int) or isinstance(user_id, bool):
             raise UserError(self.env._("A salesperson is given by their id."))
         # sudo: the memberships of the team and its sub-teams, whoever asks (the figures stay
         # under their rights)
-        tree = self.sudo().with_context(active_test=False).search([("id", "child_of", self.id)])
+        members = tree.sudo().member_ids | tree.sudo().user_id
         user = self.env["res.users"].browse(user_id).exists()
-        if not user or user not in (tree.member_ids | tree.user_id):
+        if not user or user not in members:
             raise UserError(
                 self.env._("This salesperson is not a member of the team %s.", self.name)
             )
@@ -503,10 +511,9 @@ class CrmTeamKpi(models.Model):
     # Figures (set-based SQL)
     # ------------------------------------------------------------
 
-    def _kpi_figures(self, windows, user, pipeline, only=None):
+    def _kpi_figures(self, windows, user, tree, pipeline, only=None):
         """{code: {key: {Window: Figure}}} of every KPI over ``windows`` (``only``: the
         families of figures named, e.g. ``{"closed", "in_work"}``)."""
-        tree = self.with_context(active_test=False).search([("id", "child_of", self.id)])
         domain = [("team_id", "in", tree.ids)] + ([("user_id", "=", user.id)] if user else [])
         Lead = self.env["crm.lead"].with_context(active_test=False)
         leads = Lead._search(domain).subselect()
@@ -812,25 +819,29 @@ class CrmTeamKpi(models.Model):
     # Presentation
     # ------------------------------------------------------------
 
-    def _kpi_pipeline(self):
-        """The stages of the team's pipeline, in order (those of no team, its own and its
-        sub-teams')."""
-        tree = self.with_context(active_test=False).search([("id", "child_of", self.ids)])
+    def _kpi_pipeline(self, tree):
+        """The stages of the pipeline of the team and its sub-teams ``tree``, in the order
+        of their ranks in SQL (kpi_sql.team_stages: sequence, then id)."""
         return self.env["crm.stage"].search(
-            ["|", ("team_ids", "=", False), ("team_ids", "in", tree.ids)]
+            ["|", ("team_ids", "=", False), ("team_ids", "in", tree.ids)], order="sequence, id"
         )
+
+    def _kpi_names(self, model, ids):
+        """{id: display name} of the ``model`` records ``ids`` (None: "Unassigned")."""
+        # sudo: the names of the salespeople and activity types the caller's figures count
+        records = self.env[model].sudo().browse(record_id for record_id in ids if record_id)
+        names = {record.id: record.display_name for record in records}
+        return {record_id: names.get(record_id) or self.env._("Unassigned") for record_id in ids}
 
     def _kpi_breakdown(self, rows, model):
         """{window n: [{id, name, value}]} of ``rows`` (n, record id, count)."""
-        records = self.env[model].browse({row[1] for row in rows if row[1]})
-        # sudo: the names of the salespeople and activity types counted, for the breakdown
-        names = dict(records.sudo().mapped(lambda record: (record.id, record.display_name)))
+        names = self._kpi_names(model, {row[1] for row in rows})
         result = defaultdict(list)
         for n, record_id, count in rows:
             result[n].append(
                 {
                     "id": record_id or False,
-                    "name": names.get(record_id) or self.env._("Unassigned"),
+                    "name": names[record_id],
                     "value": count,
                 }
             )
@@ -908,41 +919,15 @@ class CrmTeamKpi(models.Model):
         elapsed = min(max((min(today, window.date_to) - plan.date_start).days + 1, 0), days)
         elapsed_share = elapsed / days
         share = actual / target if target else 0.0
-        lower = code in LOWER_IS_BETTER
-        if code in CUMULATIVE:
-            expected = target * elapsed_share
-            if lower:
-                status = (
-                    "on_track"
-                    if actual <= expected
-                    else "at_risk"
-                    if actual <= target
-                    else "behind"
-                )
-            else:
-                status = (
-                    "on_track"
-                    if actual >= expected
-                    else "at_risk"
-                    if actual >= AT_RISK * expected
-                    else "behind"
-                )
-        elif lower:
-            status = (
-                "on_track"
-                if actual <= target
-                else "at_risk"
-                if actual <= target / AT_RISK
-                else "behind"
-            )
+        # where "on track" begins: the share of the period elapsed of a running total, the
+        # target itself of a rate or a median
+        expected = target * elapsed_share if code in CUMULATIVE else target
+        if code in LOWER_IS_BETTER:
+            on_track = actual <= expected
+            at_risk = actual <= (target if code in CUMULATIVE else target / AT_RISK)
         else:
-            status = (
-                "on_track"
-                if actual >= target
-                else "at_risk"
-                if actual >= AT_RISK * target
-                else "behind"
-            )
+            on_track, at_risk = actual >= expected, actual >= AT_RISK * expected
+        status = "on_track" if on_track else "at_risk" if at_risk else "behind"
         if code not in CUMULATIVE and not figure.base and not figure.details:
             status = "no_data"
         return {

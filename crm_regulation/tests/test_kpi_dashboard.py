@@ -106,7 +106,8 @@ class TestKpiDashboard(DashboardCommon):
             {"Funnel lead D", "Funnel lead E", "Lead 0"},
         )
         self.assertEqual(
-            len(data["funnel"]), len([s for s in self.team._kpi_pipeline() if not s.is_won])
+            len(data["funnel"]),
+            len([s for s in self.team._kpi_pipeline(self.team._kpi_tree()) if not s.is_won]),
         )
         # Sasha sees the team as a member, and only their own leads and figures
         with self.at("2026-11-08 12:00:00"):
