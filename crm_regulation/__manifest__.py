@@ -2,14 +2,14 @@
     "name": "CRM Regulation",
     "summary": "Make the sales team work by its sales regulation: stage history, "
     "transition rules, disqualification, SLAs, roles and KPI digests",
-    "version": "19.0.1.8.0",
+    "version": "19.0.1.9.0",
     "category": "Sales/CRM",
     "website": "https://github.com/crm-regulation/crm_regulation",
     "author": "CRM Regulation team",
     "maintainers": ["crm-regulation"],
     "license": "LGPL-3",
     "development_status": "Alpha",
-    "depends": ["crm", "mail", "resource", "utm", "web"],
+    "depends": ["crm", "digest", "mail", "resource", "utm", "web"],
     "external_dependencies": {"python": ["xlsxwriter"]},
     "data": [
         "security/crm_regulation_security.xml",
@@ -20,6 +20,8 @@
         "data/crm_lost_reason_data.xml",
         "data/ir_cron_data.xml",
         "data/crm_regulation_kpi_data.xml",
+        "data/digest_templates.xml",
+        "data/digest_data.xml",
         "views/crm_lead_stage_history_views.xml",
         "views/crm_regulation_rule_views.xml",
         "views/crm_lead_views.xml",
@@ -33,6 +35,7 @@
         "views/menus.xml",
         "views/crm_kpi_target_views.xml",
         "views/crm_team_dashboard_views.xml",
+        "views/digest_views.xml",
         "report/sales_regulation_report.xml",
     ],
     "demo": [

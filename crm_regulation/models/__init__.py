@@ -25,6 +25,8 @@ from . import (
     crm_team_kpi,
     crm_team_dashboard,
     crm_team_member,
+    digest_digest,
+    crm_regulation_digest_log,
     ir_rule,
     mail_activity,
     mail_message,

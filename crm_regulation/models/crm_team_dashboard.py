@@ -21,6 +21,20 @@ ACTION_LISTS = (
 )
 # Leads shown per list (the rest: "and N more", the filtered list)
 ACTION_LIMIT = 5
+
+
+def todo_labels(env):
+    """{list key: its title}"""
+    return {
+        "sla": env._("SLA breached"),
+        "at_risk": env._("SLA at risk"),
+        "stale": env._("Forgotten (stale)"),
+        "qualification": env._("Not qualified in time"),
+        "review": env._("Losses waiting for review"),
+        "no_activity": env._("No next activity"),
+    }
+
+
 PERIOD_LENGTHS = {
     "week": relativedelta(weeks=1),
     "month": relativedelta(months=1),
@@ -84,17 +98,17 @@ class CrmTeamDashboard(models.Model):
             return []
         return [("id", "in", self.env["res.users"]._crm_regulation_scope().subteam_ids)]
 
-    def _dashboard_actions(self):
-        """The leads to act on, per list: {key: {count, leads: [{id, name, user}], domain}}."""
+    def _dashboard_actions(self, user=None, limit=ACTION_LIMIT):
+        """The leads to act on, per list: {key: {count, leads: [{id, name, user}], domain}}
+        (``user``: that salesperson's leads only). Two queries per list whatever its size:
+        the first ``limit`` leads, and the count when there are more."""
         Lead = self.env["crm.lead"]
-        scope = [("team_id", "child_of", self.id)]
         result = {}
-        for key, condition, active_test in ACTION_LISTS:
-            domain = scope + condition
+        for key, domain, active_test in self._regulation_todo_domains(user):
             Leads = Lead.with_context(active_test=active_test)
-            leads = Leads.search(domain, limit=ACTION_LIMIT, order="id")
+            leads = Leads.search_fetch(domain, ["name", "user_id"], limit=limit, order="id")
             count = len(leads)
-            if count == ACTION_LIMIT:
+            if count == limit:
                 count = Leads.search_count(domain)
             result[key] = {
                 "count": count,
@@ -106,3 +120,54 @@ class CrmTeamDashboard(models.Model):
                 "active_test": active_test,
             }
         return result
+
+    def _regulation_todo_domains(self, user=None):
+        """[(key, domain, active_test)] of the lists of leads to act on in the team and its
+        sub-teams (``user``: their leads only)."""
+        self.ensure_one()
+        scope = [("team_id", "child_of", self.id)]
+        if user:
+            scope.append(("user_id", "=", user.id))
+        return [(key, scope + condition, active) for key, condition, active in ACTION_LISTS]
+
+    @api.model
+    def _regulation_todo_action(self, key):
+        """The filtered list of one list of leads to act on (the digests' "and N more" link:
+        /odoo/<team id>/action-crm_regulation.action_crm_lead_todo_<key>): the team's leads,
+        only the caller's own when they are a salesperson of it."""
+        team = self.browse(self.env.context.get("active_id")).exists()
+        if not team or not team.has_access("read"):
+            raise UserError(self.env._("This list belongs to a sales team you cannot open."))
+        user = team._digest_own_figures_user(self.env.user)
+        lists = {entry[0]: entry for entry in team._regulation_todo_domains(user)}
+        if key not in lists:
+            raise UserError(self.env._("This list of leads to act on no longer exists."))
+        _key, domain, active_test = lists[key]
+        action = self.env["ir.actions.act_window"]._for_xml_id("crm.crm_lead_all_leads")
+        action.update(
+            {
+                "name": self.env._(
+                    "%(list)s: %(team)s", list=todo_labels(self.env)[key], team=team.display_name
+                ),
+                "domain": domain,
+                "context": {"active_test": active_test, "create": False},
+                "views": [(False, "list"), (False, "kanban"), (False, "form")],
+                "view_mode": "list,kanban,form",
+            }
+        )
+        return action
+
+    def _digest_own_figures_user(self, user):
+        """The salesperson whose own figures and leads ``user`` gets for this team: themselves
+        when they are a member of it (or of a sub-team) without leading it or being a head of
+        sales; else nobody (the team's figures, under their rights)."""
+        self.ensure_one()
+        if user.has_group("crm_regulation.group_head_of_sales") or user.has_group(
+            "sales_team.group_sale_manager"
+        ):
+            return self.env["res.users"]
+        # sudo: the memberships of the team tree, to know whose figures the user gets
+        tree = self.sudo().with_context(active_test=False).search([("id", "child_of", self.id)])
+        if user in tree.user_id:
+            return self.env["res.users"]
+        return user if user in tree.member_ids else user.browse()

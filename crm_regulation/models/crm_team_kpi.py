@@ -319,10 +319,11 @@ class CrmTeamKpi(models.Model):
         tree = self._kpi_tree()
         return self._kpi_report(current, self._kpi_user(user_id, tree), tree=tree)[0]
 
-    def _kpi_report(self, current, user, extra=(), tree=None):
+    def _kpi_report(self, current, user, extra=(), tree=None, previous=None):
         """(the KPI list of ``get_regulation_kpis`` for ``current``, the figures), the
-        figures computed for the ``extra`` windows too in the same statements."""
-        previous = self._kpi_window(
+        figures computed for the ``extra`` windows too in the same statements. ``previous``:
+        the period compared with (by default the same number of days just before)."""
+        previous = previous or self._kpi_window(
             current.date_from - timedelta(days=current.days),
             current.date_from - timedelta(days=1),
         )
@@ -334,7 +335,6 @@ class CrmTeamKpi(models.Model):
         order = {stage_id: index for index, stage_id in enumerate(pipeline.ids)}
         today = fields.Date.context_today(self)
         labels = self._kpi_labels()
-        whys = self._kpi_salesperson_whys(figures, current, previous)
         whys = self._kpi_salesperson_whys(figures, current, previous)
         result = []
         for code, _label in KPI_CODES:

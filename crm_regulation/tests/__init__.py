@@ -3,6 +3,7 @@
 from . import (
     test_access_control,
     test_kpi_dashboard,
+    test_kpi_digest,
     test_kpi_engine,
     test_kpi_reports,
     test_kpi_target,
