@@ -653,20 +653,25 @@ class DigestDigest(models.Model):
             "own": own,
             "lines": lines,
             "funnel": funnel,
-            "funnel_why": why
-            and env._(
-                "%(stage)s converted %(value)s %% against %(previous)s %% (-%(points)s pts)",
-                stage=why["name"],
-                value=formatLang(env, why["value"], digits=1),
-                previous=formatLang(env, why["previous"], digits=1),
-                points=formatLang(env, why["points"], digits=1),
-            ),
+            "funnel_why": self._crm_funnel_why_text(env, why),
             "todo": todo,
             "people": people,
             "people_codes": user_codes,
             "currency": currency,
             "current": current,
         }
+
+    @api.model
+    def _crm_funnel_why_text(self, env, why):
+        if not why:
+            return ""
+        return env._(
+            "%(stage)s converted %(value)s %% against %(previous)s %% (-%(points)s pts)",
+            stage=why["name"],
+            value=formatLang(env, why["value"], digits=1),
+            previous=formatLang(env, why["previous"], digits=1),
+            points=formatLang(env, why["points"], digits=1),
+        )
 
     @api.model
     def _crm_format(self, env, value, unit, currency):

@@ -127,6 +127,11 @@ class TestKpiDigestContent(DigestCommon):
         )
         self.assertIs(line["good"], False)
         self.assertEqual(line["change_text"], "+30.0 pts")
+        why = {"name": "Qualification → Presentation", "value": 40.0, "previous": 60.0}
+        self.assertEqual(
+            self.env["digest.digest"]._crm_funnel_why_text(self.env, dict(why, points=20.0)),
+            "Qualification → Presentation converted 40.0 % against 60.0 % (-20.0 pts)",
+        )
 
     def test_what_to_do_links_each_lead_and_the_rest(self):
         self.digest.crm_todo_limit = 1
