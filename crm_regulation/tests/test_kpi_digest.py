@@ -5,7 +5,7 @@ from unittest.mock import patch
 import openpyxl
 
 from odoo import sql_db
-from odoo.tests import tagged, users
+from odoo.tests import HttpCase, tagged, users
 from odoo.tools import mute_logger
 
 from ..models.digest_digest import lock_key
@@ -499,3 +499,23 @@ class TestKpiDigestRussian(DigestCommon):
         self.run_digests("2026-11-06 18:30:00")
         body = str(self.mails(self.user_manager).body_html)
         self.assertIn("Что сделать", body)
+
+
+@tagged("post_install", "-at_install")
+class TestKpiDigestTour(DigestCommon, HttpCase):
+    def test_the_and_more_link_opens_the_filtered_list(self):
+        self.start_tour(
+            f"/odoo/{self.team.id}/action-crm_regulation.action_crm_lead_todo_no_activity",
+            "crm_regulation_digest_todo_tour",
+            login="reg_manager",
+        )
+
+    def test_preview_from_the_digest_form(self):
+        self.start_tour(
+            f"/odoo/digest.digest/{self.digest.id}",
+            "crm_regulation_digest_preview_tour",
+            login="reg_manager",
+        )
+        mail = self.mails(self.user_manager)
+        self.assertEqual(len(mail), 1)
+        self.assertTrue(mail.subject.startswith("[Preview]"))
