@@ -100,7 +100,7 @@ def generate(env, count):
     cr.execute(
         """
         CREATE TEMP TABLE kpi_gen ON COMMIT DROP AS
-        SELECT g, t, (%(users)s::int[])[t * %(per)s + 1 + (g %% %(per)s)] AS user_id,
+        SELECT g, t, (%(users)s::int[])[t * %(per)s + 1 + ((g / %(teams)s) %% %(per)s)] AS user_id,
                now() AT TIME ZONE 'UTC' - random() * interval '730 days' AS created,
                3 + floor(random() * 5)::int AS k, random() AS fate
           FROM generate_series(1, %(count)s) g, LATERAL (SELECT g %% %(teams)s AS t) tt

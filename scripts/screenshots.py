@@ -116,6 +116,7 @@ def main():
     parser.add_argument("--db", default="crm_regulation_demo")
     parser.add_argument("--login", default="admin")
     parser.add_argument("--password", default="admin")
+    parser.add_argument("--only", choices=["digest"], help="only the sales digest's shots")
     args = parser.parse_args()
 
     session = requests.Session()
@@ -152,6 +153,9 @@ def main():
     browser = Browser()
     try:
         browser.use_session(session)
+        shoot_digest(browser, rpc, args.url)
+        if args.only == "digest":
+            return
         if lead_ids:
             browser.shot(f"{args.url}/odoo/crm/{lead_ids[0]}", OUT / "screenshot_lead_form.png")
             browser.shot(
@@ -247,6 +251,88 @@ def main():
         )
     finally:
         browser.close()
+
+
+def shoot_digest(browser, rpc, url):
+    """The sales digest of the demo team as a phone shows it, and its workbook's first pages
+    (LibreOffice, when installed, prints the XLSX)."""
+    team = rpc("crm.team", "search", [("name", "=", "Residential Sales")], limit=1)
+    kpis = rpc(
+        "crm.regulation.kpi",
+        "search",
+        [
+            (
+                "code",
+                "in",
+                [
+                    "new_leads",
+                    "first_contact_hours_median",
+                    "qualification_rate",
+                    "win_rate",
+                    "revenue_won",
+                ],
+            )
+        ],
+    )
+    digest = rpc(
+        "digest.digest",
+        "create",
+        {
+            "name": "Sales control: end of the day",
+            "periodicity": "weekly",
+            "crm_regulation": True,
+            "crm_team_ids": [(6, 0, team)],
+            "crm_kpi_ids": [(6, 0, kpis)],
+            "crm_todo_limit": 3,
+        },
+    )
+    rpc("digest.digest", "action_crm_send_preview", [digest])
+    mail_id = rpc(
+        "mail.mail", "search", [("subject", "like", "[Preview]")], limit=1, order="id desc"
+    )
+    mail = rpc("mail.mail", "read", mail_id, ["body_html", "attachment_ids"])[0]
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="crm_regulation_digest_"))
+    (folder / "digest.html").write_text(mail["body_html"], encoding="utf-8")
+    browser.call(
+        "Emulation.setDeviceMetricsOverride",
+        width=412,
+        height=1900,
+        deviceScaleFactor=1,
+        mobile=True,
+    )
+    browser.shot(f"file://{folder / 'digest.html'}", OUT / "screenshot_digest_mail.png", wait=2)
+    browser.call("Emulation.clearDeviceMetricsOverride")
+    attachment = rpc("ir.attachment", "read", mail["attachment_ids"][:1], ["datas"])[0]
+    (folder / "digest.xlsx").write_bytes(base64.b64decode(attachment["datas"]))
+    rpc("digest.digest", "unlink", [digest])
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if not soffice or not shutil.which("pdftoppm"):
+        print("no LibreOffice or pdftoppm: no shot of the workbook")
+        return
+    subprocess.run(
+        [
+            soffice,
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(folder),
+            str(folder / "digest.xlsx"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "70", str(folder / "digest.pdf"), str(folder / "page")],
+        check=True,
+        timeout=120,
+    )
+    pages = sorted(folder.glob("page*.png"))
+    for index, page in enumerate(pages[:6], 1):
+        shutil.copy(page, OUT / f"screenshot_digest_workbook_{index}.png")
+        print(f"screenshot_digest_workbook_{index}.png: {page.name} of {len(pages)}")
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

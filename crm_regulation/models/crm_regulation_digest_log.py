@@ -21,6 +21,11 @@ class CrmRegulationDigestLog(models.Model):
     period_start = fields.Date(required=True, readonly=True)
     period_end = fields.Date(required=True, readonly=True)
     mail_id = fields.Many2one("mail.mail", string="E-mail", ondelete="set null", readonly=True)
+    state = fields.Selection(
+        [("sent", "Sent"), ("failed", "Failed")], required=True, default="sent", readonly=True
+    )
+    attempts = fields.Integer(default=1, readonly=True)
+    error = fields.Text(readonly=True)
 
     _once_per_period = models.Constraint(
         "UNIQUE (digest_id, user_id, period_start)",

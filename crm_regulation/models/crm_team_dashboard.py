@@ -135,7 +135,9 @@ class CrmTeamDashboard(models.Model):
         """The filtered list of one list of leads to act on (the digests' "and N more" link:
         /odoo/<team id>/action-crm_regulation.action_crm_lead_todo_<key>): the team's leads,
         only the caller's own when they are a salesperson of it."""
-        team = self.browse(self.env.context.get("active_id")).exists()
+        team_id = self.env.context.get("active_id")
+        valid = isinstance(team_id, int) and not isinstance(team_id, bool)
+        team = self.browse(team_id if valid else ()).exists()
         if not team or not team.has_access("read"):
             raise UserError(self.env._("This list belongs to a sales team you cannot open."))
         user = team._digest_own_figures_user(self.env.user)

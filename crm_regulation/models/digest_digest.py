@@ -20,7 +20,7 @@ import pytz
 from dateutil.relativedelta import relativedelta
 from werkzeug.urls import url_encode
 
-from odoo import api, fields, models
+from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools.misc import format_amount, format_date, formatLang
 
@@ -42,6 +42,10 @@ TODO_LIMIT_MAX = 50
 # Leads read at once for the workbook's To do sheet
 WORKBOOK_CHUNK = 1000
 STATUS_LABELS = ("on_track", "at_risk", "behind", "no_data")
+# A recipient's digest that fails is tried again at the next runs, this many times in all
+MAX_ATTEMPTS = 3
+# what a why says: who or which stage, the figure now, before, and the change in points
+WHY_KEYS = ("name", "value", "previous", "points")
 
 
 class Period(NamedTuple):
@@ -103,6 +107,7 @@ class DigestDigest(models.Model):
         "digest_id",
         "user_id",
         string="Unsubscribed",
+        groups="base.group_erp_manager",
         help="Users of the recipient roles who unsubscribed from the digest.",
     )
     crm_todo_limit = fields.Integer(
@@ -117,7 +122,11 @@ class DigestDigest(models.Model):
         readonly=True,
         help="Periods that ended before the digest was activated are never sent.",
     )
-    crm_log_count = fields.Integer(compute="_compute_crm_log_count", string="Digests Sent")
+    crm_log_count = fields.Integer(
+        compute="_compute_crm_log_count",
+        string="Digests Sent",
+        groups="base.group_erp_manager,crm_regulation.group_crm_admin",
+    )
 
     @api.model
     def _crm_default_kpis(self):
@@ -125,11 +134,15 @@ class DigestDigest(models.Model):
 
     def _compute_crm_log_count(self):
         Log = self.env["crm.regulation.digest.log"]
-        counts = dict(Log._read_group([("digest_id", "in", self.ids)], ["digest_id"], ["__count"]))
+        counts = dict(
+            Log._read_group(
+                [("digest_id", "in", self.ids), ("state", "=", "sent")], ["digest_id"], ["__count"]
+            )
+        )
         for digest in self:
             digest.crm_log_count = counts.get(digest, 0)
 
-    @api.constrains("crm_todo_limit")
+    @api.constrains("crm_todo_limit", "crm_regulation")
     def _check_crm_todo_limit(self):
         for digest in self:
             if digest.crm_regulation and not 1 <= digest.crm_todo_limit <= TODO_LIMIT_MAX:
@@ -168,12 +181,23 @@ class DigestDigest(models.Model):
     def write(self, vals):
         if vals.get("crm_regulation"):
             vals = dict(vals, next_run_date=False)
+        # sending starts when a sales digest is switched on (not when it is written again)
+        was_on = {
+            digest.id for digest in self if digest.crm_regulation and digest.state == "activated"
+        }
+        leaving = self.filtered("crm_regulation")
         result = super().write(vals)
-        if vals.get("state") == "activated" or vals.get("crm_regulation"):
+        if "state" in vals or "crm_regulation" in vals:
+            started = self.filtered(
+                lambda digest: digest.crm_regulation
+                and digest.state == "activated"
+                and digest.id not in was_on
+            )
             # sudo: the system records when sending starts (never set by hand)
-            self.sudo().filtered(
-                lambda digest: digest.crm_regulation and digest.state == "activated"
-            ).write({"crm_active_since": fields.Datetime.now()})
+            started.sudo().write({"crm_active_since": fields.Datetime.now()})
+            for digest in leaving.filtered(lambda digest: not digest.crm_regulation):
+                # back to Odoo's own schedule
+                digest.next_run_date = digest._get_next_run_date()
         return result
 
     # ------------------------------------------------------------
@@ -184,10 +208,11 @@ class DigestDigest(models.Model):
         """The users the digest goes to: those listed and the active internal users of its
         roles, less those who unsubscribed."""
         self.ensure_one()
-        # sudo: the members of the recipient roles (the digest is the administrator's)
-        users = self.user_ids | self.sudo().crm_group_ids.all_user_ids
-        return users.filtered(lambda user: user.active and not user.share) - (
-            self.crm_unsubscribed_ids
+        # sudo: the digest's recipients and the members of its roles (the administrator's)
+        digest = self.sudo()
+        users = digest.user_ids | digest.crm_group_ids.all_user_ids
+        return users.filtered(lambda user: user.active and not user.share and user.email) - (
+            digest.crm_unsubscribed_ids
         )
 
     @api.depends("user_ids", "crm_group_ids", "crm_unsubscribed_ids")
@@ -233,7 +258,7 @@ class DigestDigest(models.Model):
         or member), else their company's."""
         # sudo: the recipient's teams and their hours, to schedule the digest
         Team = self.env["crm.team"].sudo()
-        teams = self.crm_team_ids or Team.search(
+        teams = self.sudo().crm_team_ids or Team.search(
             ["|", ("user_id", "=", user.id), ("member_ids", "in", user.ids)], order="id"
         )
         if teams:
@@ -330,8 +355,15 @@ class DigestDigest(models.Model):
             regulation._crm_send_due(fields.Datetime.now(), commit=False)
         return super(DigestDigest, self - regulation)._action_send(update_periodicity)
 
+    def action_send(self):
+        # Odoo's "send what is due" on a sales digest: for those who may change it (the cron)
+        self.filtered("crm_regulation").check_access("write")
+        return super().action_send()
+
     def action_send_manual(self):
         regulation = self.filtered("crm_regulation")
+        # "Send Now" e-mails every recipient: for those who may change the digest
+        regulation.check_access("write")
         for digest in regulation:
             for user in digest._crm_recipients():
                 digest._crm_send(user, preview=True)
@@ -381,21 +413,28 @@ class DigestDigest(models.Model):
             if not digest.crm_regulation or digest.state != "activated":
                 continue
             since = digest.crm_active_since or digest.create_date
+            calendars = {}
             for user in digest._crm_recipients():
-                period = digest._crm_due_period(digest._crm_calendar(user), now)
+                calendar = digest._crm_calendar(user)
+                if calendar not in calendars:
+                    calendars[calendar] = digest._crm_due_period(calendar, now)
+                period = calendars[calendar]
                 if period and period.due >= since:
                     todo.append((digest, user, period))
-        # sudo: the sending log is the digests' own (read to skip what was sent)
-        logs = (
-            self.env["crm.regulation.digest.log"]
-            .sudo()
-            .search_fetch(
-                [("digest_id", "in", self.ids), ("user_id", "in", [t[1].id for t in todo])],
-                ["digest_id", "user_id", "period_start"],
-            )
+        # sudo: the sending log is the digests' own (what was sent, or failed too often)
+        Log = self.env["crm.regulation.digest.log"].sudo()
+        logs = Log.search_fetch(
+            [
+                ("digest_id", "in", self.ids),
+                ("user_id", "in", [t[1].id for t in todo]),
+                "|",
+                ("state", "=", "sent"),
+                ("attempts", ">=", MAX_ATTEMPTS),
+            ],
+            ["digest_id", "user_id", "period_start"],
         )
-        sent = {(log.digest_id.id, log.user_id.id, log.period_start) for log in logs}
-        todo = [t for t in todo if (t[0].id, t[1].id, t[2].date_from) not in sent]
+        done = {(log.digest_id.id, log.user_id.id, log.period_start) for log in logs}
+        todo = [t for t in todo if (t[0].id, t[1].id, t[2].date_from) not in done]
         Cron = self.env["ir.cron"]
         if commit:
             Cron._commit_progress(remaining=len(todo))
@@ -423,11 +462,12 @@ class DigestDigest(models.Model):
             ("user_id", "=", user.id),
             ("period_start", "=", period.date_from),
         ]
-        if Log.search_count(key):
+        failed = Log.search(key, limit=1)
+        if failed and (failed.state == "sent" or failed.attempts >= MAX_ATTEMPTS):
             return 0
         try:
             with cr.savepoint():
-                log = Log.create(
+                log = failed or Log.create(
                     {
                         "digest_id": self.id,
                         "user_id": user.id,
@@ -435,12 +475,28 @@ class DigestDigest(models.Model):
                         "period_end": period.date_to,
                     }
                 )
+                log.write({"state": "sent", "error": False})
                 log.flush_recordset()
                 log.mail_id = self._crm_send(user, period)
         except (psycopg2.IntegrityError, psycopg2.errors.SerializationFailure):
             return 0  # sent by another worker meanwhile
-        except Exception:  # one recipient's failure must not stop the others
+        except Exception as error:  # one recipient's failure must not stop the others
             _logger.exception("Sales digest %s for user %s failed", self.id, user.id)
+            with cr.savepoint():
+                values = {"state": "failed", "error": str(error)[:1000]}
+                if failed:
+                    failed.write(dict(values, attempts=failed.attempts + 1))
+                else:
+                    Log.create(
+                        dict(
+                            values,
+                            digest_id=self.id,
+                            user_id=user.id,
+                            period_start=period.date_from,
+                            period_end=period.date_to,
+                            attempts=1,
+                        )
+                    )
             return 0
         return 1
 
@@ -478,15 +534,17 @@ class DigestDigest(models.Model):
         subject = f"{user.company_id.name}: {digest.name} — {content['period_label']}"
         if preview:
             subject = digest.env._("[Preview] %s", subject)
+        # sudo: the digest's company (the administrator's), the e-mail's sender
+        sender = self.sudo().company_id.partner_id.email_formatted
         # sudo: queue the e-mail (mail.mail is the system's); every value computed above
-        mail = sudo_clean(self.env["mail.mail"]).create(
+        mail = sudo_clean(self.env["mail.mail"].with_user(SUPERUSER_ID)).create(
             {
                 "auto_delete": True,
-                "author_id": self.env.user.partner_id.id,
+                "author_id": self.env.ref("base.partner_root").id,
                 "body_html": full,
                 "email_from": (
-                    self.company_id.partner_id.email_formatted
-                    or self.env.user.email_formatted
+                    sender
+                    or user.company_id.partner_id.email_formatted
                     or self.env.ref("base.user_root").email_formatted
                 ),
                 "email_to": user.email_formatted,
@@ -503,7 +561,7 @@ class DigestDigest(models.Model):
             data = digest._crm_workbook(user, content)
             # sudo: the workbook goes with the e-mail's message (deleted with it; readable by
             # the system only)
-            attachment = sudo_clean(self.env["ir.attachment"]).create(
+            attachment = sudo_clean(self.env["ir.attachment"].with_user(SUPERUSER_ID)).create(
                 {
                     "name": content["workbook_name"],
                     "raw": data,
@@ -543,9 +601,7 @@ class DigestDigest(models.Model):
                 teams |= Team.browse(team.id)
             else:
                 messages.append(
-                    env._(
-                        "The sales team %s is outside your access: not in this digest.", team.name
-                    )
+                    env._("A sales team of this digest is outside your access: not in it.")
                 )
         if not config.crm_team_ids:
             teams = self._crm_own_teams(Team, user)
@@ -635,7 +691,8 @@ class DigestDigest(models.Model):
         people = []
         per_user = figures.get(BY_USER, {})
         user_codes = [code for code, _label in KPI_CODES if any(k[0] == code for k in per_user)]
-        user_ids = sorted({key[1] for key in per_user})
+        # (None: the leads without a salesperson)
+        user_ids = sorted({key[1] for key in per_user}, key=lambda uid: (uid is None, uid or 0))
         names = team._kpi_names("res.users", user_ids)
         for user_id in user_ids:
             people.append(
@@ -665,12 +722,13 @@ class DigestDigest(models.Model):
     def _crm_funnel_why_text(self, env, why):
         if not why:
             return ""
+        stage, value, previous, points = (why[key] for key in WHY_KEYS)
         return env._(
             "%(stage)s converted %(value)s %% against %(previous)s %% (-%(points)s pts)",
-            stage=why["name"],
-            value=formatLang(env, why["value"], digits=1),
-            previous=formatLang(env, why["previous"], digits=1),
-            points=formatLang(env, why["points"], digits=1),
+            stage=stage,
+            value=formatLang(env, value, digits=1),
+            previous=formatLang(env, previous, digits=1),
+            points=formatLang(env, points, digits=1),
         )
 
     @api.model
@@ -741,11 +799,12 @@ class DigestDigest(models.Model):
             )
         why = kpi.get("why")
         if why and not own:
+            name, value, previous = (why[key] for key in WHY_KEYS[:3])
             line["why_text"] = env._(
                 "%(name)s moved most: %(value)s against %(previous)s",
-                name=why["name"],
-                value=self._crm_format(env, why["value"], unit, currency),
-                previous=self._crm_format(env, why["previous"], unit, currency),
+                name=name,
+                value=self._crm_format(env, value, unit, currency),
+                previous=self._crm_format(env, previous, unit, currency),
             )
         return line
 

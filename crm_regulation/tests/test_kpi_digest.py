@@ -5,6 +5,7 @@ from unittest.mock import patch
 import openpyxl
 
 from odoo import sql_db
+from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, tagged, users
 from odoo.tools import mute_logger
 
@@ -203,6 +204,21 @@ class TestKpiDigestContent(DigestCommon):
         summary = [row[1] for row in book["Summary"].iter_rows(min_row=2, values_only=True)]
         self.assertNotIn("Revenue won", summary)
 
+    def test_leads_without_a_salesperson(self):
+        with self.at("2026-11-03 10:00:00"):
+            self.env["crm.lead"].create(
+                {
+                    "name": "Nobody's",
+                    "type": "opportunity",
+                    "team_id": self.team.id,
+                    "user_id": False,
+                }
+            )
+        content = self.content(self.user_manager)
+        people = content["sections"][0]["people"]
+        self.assertEqual(people[-1]["name"], "Unassigned")
+        self.assertTrue(self.digest._crm_workbook(self.user_manager, content))
+
     def test_queries_per_recipient_do_not_grow_with_the_lists(self):
         self.digest.crm_workbook = False
 
@@ -238,7 +254,7 @@ class TestKpiDigestBadInput(DigestCommon):
         self.assertEqual(
             content["messages"],
             [
-                "The sales team Elsewhere Team is outside your access: not in this digest.",
+                "A sales team of this digest is outside your access: not in it.",
                 "The KPI gone no longer exists: remove it from the digest.",
             ],
         )
@@ -360,9 +376,30 @@ class TestKpiDigestSending(DigestCommon):
         ):
             self.run_digests("2026-11-06 18:30:00")
         self.assertEqual(len(self.mails()), 2)
-        self.assertFalse(self.logs().filtered(lambda log: log.user_id == self.user_salesman))
+        failed = self.logs().filtered(lambda log: log.user_id == self.user_salesman)
+        self.assertEqual((failed.state, failed.attempts, failed.error), ("failed", 1, "broken"))
+        self.assertEqual(self.digest.crm_log_count, 2, "the digests sent")
         self.run_digests("2026-11-06 18:45:00")
         self.assertEqual(len(self.mails(self.user_salesman)), 1, "retried at the next run")
+        self.assertEqual((failed.state, failed.error), ("sent", False))
+
+    def test_a_recipient_failing_for_good_is_tried_three_times(self):
+        original = type(self.env["digest.digest"])._crm_content
+
+        def broken_for_sasha(digest, user, period):
+            if user == self.user_salesman:
+                raise ValueError("broken")
+            return original(digest, user, period)
+
+        with (
+            patch.object(type(self.env["digest.digest"]), "_crm_content", broken_for_sasha),
+            mute_logger("odoo.addons.crm_regulation.models.digest_digest"),
+        ):
+            for minute in range(10, 60, 10):
+                self.run_digests(f"2026-11-06 18:{minute}:00")
+        failed = self.logs().filtered(lambda log: log.user_id == self.user_salesman)
+        self.assertEqual((failed.state, failed.attempts), ("failed", 3))
+        self.assertEqual(len(self.mails()), 2)
 
     def test_daily_schedule_across_a_weekend_and_a_time_zone(self):
         # Vladivostok (UTC+10), Monday to Friday 9:00-18:00: the working day ends 08:00 UTC
@@ -424,6 +461,15 @@ class TestKpiDigestSending(DigestCommon):
         self.run_digests("2026-11-13 18:30:00")
         self.assertEqual(len(self.mails()), 3)
 
+    def test_switching_on_and_off(self):
+        with self.at("2026-11-09 09:00:00"):
+            self.digest.action_activate()  # already on: sending does not start again
+        self.assertEqual(str(self.digest.crm_active_since), "2026-11-02 00:00:00")
+        self.digest.crm_regulation = False  # back to Odoo's own digest and schedule
+        self.assertTrue(self.digest.next_run_date)
+        self.digest.crm_regulation = True
+        self.assertFalse(self.digest.next_run_date)
+
     def test_odoo_schedule_leaves_sales_digests_to_theirs(self):
         self.assertFalse(self.digest.next_run_date)
         with self.at("2026-11-07 10:00:00"):
@@ -442,6 +488,11 @@ class TestKpiDigestSending(DigestCommon):
         self.assertEqual(len(mail), 1)
         self.assertTrue(mail.subject.startswith("[Preview]"))
         self.assertFalse(self.logs(), "the scheduled digest still comes")
+        # "Send Now" e-mails every recipient: only for those who may change the digest
+        with self.assertRaises(AccessError):
+            digest.action_send_manual()
+        with self.assertRaises(AccessError):
+            digest.action_send()
         self.run_digests("2026-11-07 10:30:00")
         self.assertEqual(len(self.mails(self.user_manager)), 2)
 
@@ -507,7 +558,7 @@ class TestKpiDigestTour(DigestCommon, HttpCase):
         self.start_tour(
             f"/odoo/{self.team.id}/action-crm_regulation.action_crm_lead_todo_no_activity",
             "crm_regulation_digest_todo_tour",
-            login="reg_manager",
+            login="reg_salesman",
         )
 
     def test_preview_from_the_digest_form(self):

@@ -1,16 +1,16 @@
 import { registry } from "@web/core/registry";
 
 // A digest's "and N more" link: /odoo/<team id>/action-crm_regulation.action_crm_lead_todo_<list>
-// opens the team's filtered list.
+// opens the team's filtered list, a salesperson's own leads only.
 registry.category("web_tour.tours").add("crm_regulation_digest_todo_tour", {
     steps: () => [
         {
-            trigger: ".o_list_view .o_data_row:contains(Funnel lead D)",
-            content: "the leads without a next activity, D among them",
+            trigger: ".o_list_view .o_data_row:contains(Lead 0)",
+            content: "the salesperson's lead without a next activity (F)",
         },
         {
-            trigger: ".o_list_view:has(.o_data_row:eq(2)):not(:has(.o_data_row:eq(3)))",
-            content: "the three of the team: D, E and F",
+            trigger: ".o_list_view:has(.o_data_row):not(:has(.o_data_row:eq(1)))",
+            content: "theirs only: not Pavel's D and E",
         },
     ],
 });
