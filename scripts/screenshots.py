@@ -153,7 +153,7 @@ def main():
     browser = Browser()
     try:
         browser.use_session(session)
-        shoot_digest(browser, rpc, args.url)
+        shoot_digest(browser, rpc, args.url, args.db)
         if args.only == "digest":
             return
         if lead_ids:
@@ -253,7 +253,7 @@ def main():
         browser.close()
 
 
-def shoot_digest(browser, rpc, url):
+def shoot_digest(browser, rpc, url, db):
     """The sales digest of the demo team as a phone shows it, and its workbook's first pages
     (LibreOffice, when installed, prints the XLSX)."""
     team = rpc("crm.team", "search", [("name", "=", "Residential Sales")], limit=1)
@@ -290,20 +290,40 @@ def shoot_digest(browser, rpc, url):
     mail_id = rpc(
         "mail.mail", "search", [("subject", "like", "[Preview]")], limit=1, order="id desc"
     )
-    mail = rpc("mail.mail", "read", mail_id, ["body_html", "attachment_ids"])[0]
+    mail = rpc("mail.mail", "read", mail_id, ["body_html"])[0]
     folder = pathlib.Path(tempfile.mkdtemp(prefix="crm_regulation_digest_"))
     (folder / "digest.html").write_text(mail["body_html"], encoding="utf-8")
-    browser.call(
-        "Emulation.setDeviceMetricsOverride",
-        width=412,
-        height=1900,
-        deviceScaleFactor=1,
-        mobile=True,
-    )
+    # a phone's width, the whole e-mail's height
+    metrics = {"width": 412, "deviceScaleFactor": 1, "mobile": True}
+    browser.call("Emulation.setDeviceMetricsOverride", height=900, **metrics)
+    browser.call("Page.navigate", url=f"file://{folder / 'digest.html'}")
+    time.sleep(2)
+    height = browser.call(
+        "Runtime.evaluate", expression="document.querySelector('table').scrollHeight + 24"
+    )["result"]["value"]
+    browser.call("Emulation.setDeviceMetricsOverride", height=height, **metrics)
     browser.shot(f"file://{folder / 'digest.html'}", OUT / "screenshot_digest_mail.png", wait=2)
     browser.call("Emulation.clearDeviceMetricsOverride")
-    attachment = rpc("ir.attachment", "read", mail["attachment_ids"][:1], ["datas"])[0]
-    (folder / "digest.xlsx").write_bytes(base64.b64decode(attachment["datas"]))
+    # the workbook is readable by the system only: read in an Odoo shell on the same database
+    root = pathlib.Path(__file__).resolve().parent.parent
+    subprocess.run(
+        [
+            str(root / ".venv/bin/python"),
+            str(root / ".odoo/src/odoo-bin"),
+            "shell",
+            "-c",
+            str(root / ".odoo/run.conf"),
+            "-d",
+            db,
+            "--no-http",
+        ],
+        input=f"open({str(folder / 'digest.xlsx')!r}, 'wb').write("
+        f"env['mail.mail'].browse({mail_id[0]}).attachment_ids[:1].raw)\n",
+        text=True,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     rpc("digest.digest", "unlink", [digest])
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if not soffice or not shutil.which("pdftoppm"):
@@ -324,13 +344,19 @@ def shoot_digest(browser, rpc, url):
         timeout=120,
     )
     subprocess.run(
-        ["pdftoppm", "-png", "-r", "70", str(folder / "digest.pdf"), str(folder / "page")],
+        ["pdftoppm", "-png", "-r", "110", str(folder / "digest.pdf"), str(folder / "page")],
         check=True,
         timeout=120,
     )
+    from PIL import Image, ImageChops  # noqa: PLC0415 (Odoo's own dependency)
+
     pages = sorted(folder.glob("page*.png"))
-    for index, page in enumerate(pages[:6], 1):
-        shutil.copy(page, OUT / f"screenshot_digest_workbook_{index}.png")
+    for index, page in enumerate(pages[:4], 1):
+        image = Image.open(page).convert("RGB")
+        box = ImageChops.difference(image, Image.new("RGB", image.size, "white")).getbbox()
+        if box:  # the printed area, with a margin
+            image = image.crop((max(box[0] - 12, 0), max(box[1] - 12, 0), box[2] + 12, box[3] + 12))
+        image.save(OUT / f"screenshot_digest_workbook_{index}.png")
         print(f"screenshot_digest_workbook_{index}.png: {page.name} of {len(pages)}")
     shutil.rmtree(folder, ignore_errors=True)
 

@@ -68,6 +68,10 @@ def write_workbook(sheets, chart=None):
             worksheet.set_column(col, col, column.width)
             worksheet.write_string(0, col, column.title, header)
         worksheet.freeze_panes(1, 0)
+        # printed landscape, one page wide, the header on every page
+        worksheet.set_landscape()
+        worksheet.fit_to_pages(1, 0)
+        worksheet.repeat_rows(0)
         count = 0
         for count, values in enumerate(sheet.rows, 1):
             for col, (column, value) in enumerate(zip(sheet.columns, values, strict=True)):
