@@ -82,6 +82,14 @@ HEADLINE_DEFAULT = (
 )
 
 
+def too_many_kpis(env, kpis, message):
+    """The warning of an onchange when more than five KPIs are chosen (our users' rule: no
+    more than five), None otherwise."""
+    if len(kpis) <= HEADLINE_MAX:
+        return None
+    return {"warning": {"title": env._("More than five headline KPIs"), "message": message}}
+
+
 class Window(NamedTuple):
     """A period of whole days: its first and last day, and its bounds in naive UTC."""
 
@@ -135,18 +143,15 @@ class CrmTeamKpi(models.Model):
 
     @api.onchange("dashboard_kpi_ids")
     def _onchange_dashboard_kpi_ids(self):
-        if len(self.dashboard_kpi_ids) > HEADLINE_MAX:
-            return {
-                "warning": {
-                    "title": self.env._("More than five headline KPIs"),
-                    "message": self.env._(
-                        "%s KPIs chosen: a head of sales acts on no more than five. The "
-                        "dashboard shows them all.",
-                        len(self.dashboard_kpi_ids),
-                    ),
-                }
-            }
-        return None
+        return too_many_kpis(
+            self.env,
+            self.dashboard_kpi_ids,
+            self.env._(
+                "%s KPIs chosen: a head of sales acts on no more than five. The dashboard "
+                "shows them all.",
+                len(self.dashboard_kpi_ids),
+            ),
+        )
 
     @api.constrains("regulation_live_date")
     def _check_regulation_live_date(self):

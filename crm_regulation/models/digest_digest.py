@@ -28,7 +28,7 @@ from .business_clock import CHUNK, window_start
 from .caller_values import sudo_clean
 from .crm_kpi_target import KPI_CODES
 from .crm_team_dashboard import ACTION_LISTS, todo_labels
-from .crm_team_kpi import BY_USER, HEADLINE_DEFAULT, HEADLINE_MAX
+from .crm_team_kpi import BY_USER, HEADLINE_DEFAULT, too_many_kpis
 from .kpi_workbook import Column, Sheet, write_workbook
 
 _logger = logging.getLogger(__name__)
@@ -156,18 +156,15 @@ class DigestDigest(models.Model):
 
     @api.onchange("crm_kpi_ids")
     def _onchange_crm_kpi_ids(self):
-        if len(self.crm_kpi_ids) > HEADLINE_MAX:
-            return {
-                "warning": {
-                    "title": self.env._("More than five KPIs"),
-                    "message": self.env._(
-                        "%s KPIs chosen: a head of sales acts on no more than five. The "
-                        "digest shows them all.",
-                        len(self.crm_kpi_ids),
-                    ),
-                }
-            }
-        return None
+        return too_many_kpis(
+            self.env,
+            self.crm_kpi_ids,
+            self.env._(
+                "%s KPIs chosen: a head of sales acts on no more than five. The digest shows "
+                "them all.",
+                len(self.crm_kpi_ids),
+            ),
+        )
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -791,10 +788,11 @@ class DigestDigest(models.Model):
                 )
             )
             line["status_text"] = statuses[line["status"]]
+            share = f"{kpi['target_share']:.0%}"
             line["plan_text"] = env._(
                 "target %(target)s, %(share)s reached: %(status)s",
                 target=self._crm_format(env, kpi["target"], unit, currency),
-                share=f"{kpi['target_share']:.0%}",
+                share=share,
                 status=statuses[line["status"]],
             )
         why = kpi.get("why")
