@@ -33,6 +33,7 @@
         "views/crm_role_matrix_views.xml",
         "views/crm_regulation_violation_views.xml",
         "views/menus.xml",
+        "views/crm_revival_views.xml",
         "views/crm_kpi_target_views.xml",
         "views/crm_team_dashboard_views.xml",
         "views/digest_views.xml",
@@ -42,6 +43,7 @@
         "demo/crm_regulation_demo.xml",
         "demo/crm_regulation_rule_demo.xml",
         "demo/crm_kpi_target_demo.xml",
+        "demo/crm_revival_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -12,6 +12,8 @@ from . import (
     crm_lead_duplicates,
     crm_lead_first_contact,
     crm_lead_access,
+    crm_revival,
+    crm_lead_revival,
     crm_access_request,
     crm_lead_stage_history,
     crm_kpi_target,

@@ -20,6 +20,7 @@ from odoo.exceptions import AccessError
 
 from .cursor_flags import SYSTEM_WRITE, UNTRACKED, flag, flagged, pushed, stack
 from .regulation import STATE_FIELDS, Before, LeadState
+from .watcher_batches import run_locked_batches
 
 # Fields whose change can start or end a stay in a stage. A probability set to 0 matters
 # too: an archived lead becomes lost that way (crm.lead.action_set_lost archives first).
@@ -108,6 +109,7 @@ class CrmLead(models.Model):
         leads._regulation_write_system(updates)
         self.env["crm.lead.stage.history"]._sync_leads(leads, states, sla, date_in_from_lead=True)
         leads._regulation_schedule_entry_activities(transitions, regulation)
+        leads._revival_from_new_leads()
         return leads
 
     def write(self, vals):
@@ -236,28 +238,8 @@ class CrmLead(models.Model):
 
     @api.model
     def _regulation_run_batches(self, lead_ids, batch_size, process):
-        """Run ``process`` on locked batches of ``lead_ids``, committing progress after each
-        batch (the cron reruns the job while time is up and leads remain)."""
-        Cron = self.env["ir.cron"]
-        Cron._commit_progress(remaining=len(lead_ids))
-        todo = list(lead_ids)
-        done = 0
-        while todo:
-            batch = self.browse(todo[: batch_size * 4]).try_lock_for_update(limit=batch_size)
-            if not batch:
-                # all locked by another worker: it is processing them
-                Cron._commit_progress(remaining=0)
-                break
-            locked = set(batch.ids)
-            todo = [lead_id for lead_id in todo if lead_id not in locked]
-            batch.invalidate_recordset()  # what another worker committed before our lock
-            # notification emails go to the mail queue, not sent at each batch's commit
-            # sudo: a watcher cron's batch; no caller values
-            process(batch.sudo().with_context(mail_notify_force_send=False))
-            done += len(batch)
-            if not Cron._commit_progress(len(batch), remaining=len(todo)):
-                break
-        return done
+        """Run ``process`` on locked batches of ``lead_ids`` (``run_locked_batches``)."""
+        return run_locked_batches(self, lead_ids, batch_size, process)
 
     def action_view_stage_history(self):
         self.ensure_one()

@@ -307,14 +307,16 @@ class CrmLeadOutcome(models.Model):
     def action_loss_review_confirm(self):
         """The loss or disqualification is right: it leaves the review queue."""
         self._regulation_check_reviewer()
+        leads = self._regulation_to_review()
         # sudo: review fields are system fields; the reviewer's write access checked above
-        self._regulation_to_review().sudo().write(
+        leads.sudo().write(
             {
                 "loss_review_state": "confirmed",
                 "loss_reviewed_by_id": self.env.uid,
                 "loss_review_date": self.env.cr.now(),
             }
         )
+        leads._revival_enroll()  # a confirmed loss enters its revival program
         return True
 
     def action_loss_review_return(self):
@@ -345,7 +347,12 @@ class CrmLeadOutcome(models.Model):
     def action_set_lost(self, **additional_values):
         with flag(self.env, LOSING, self.ids):
             # crm returns None (from action_archive): True, so that XML-RPC can answer
-            return super().action_set_lost(**additional_values) or True
+            result = super().action_set_lost(**additional_values) or True
+        # without a loss review, a lost lead enters its revival program at once
+        self.with_context(active_test=False).filtered(
+            lambda lead: lead.team_id and not lead.team_id.loss_review
+        )._revival_enroll()
+        return result
 
     @api.model
     def _regulation_outcome_follow_reasons(self, reasons):

@@ -79,6 +79,13 @@ class CrmTeam(models.Model):
         "pilot). Enforce: what the regulation does not allow is refused.",
     )
     child_ids = fields.One2many("crm.team", "parent_id", string="Sub-teams")
+    loss_review = fields.Boolean(
+        string="Review Losses",
+        default=True,
+        help="The head of sales confirms each loss and disqualification (CRM > Sales > Losses "
+        "to Review); a lost lead enters a revival program once its loss is confirmed. Off: "
+        "it enters at once.",
+    )
     member_pick_unassigned = fields.Boolean(
         string="Members See Unassigned Leads",
         default=True,

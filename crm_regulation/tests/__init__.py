@@ -13,6 +13,7 @@ from . import (
     test_lead_outcome,
     test_lead_qualification,
     test_lead_regulation,
+    test_lead_revival,
     test_lead_sla,
     test_lead_stale,
     test_regulation_config,

@@ -1,0 +1,263 @@
+"""The revival program («Программа реанимации»): lost leads warmed up by a chain of steps chosen
+by segment, back to their owner when the customer responds.
+
+``crm.revival.program``: which lost leads (teams, a segment as a domain over leads, revivable
+lost reasons, days since lost), where they come back (re-entry stage); ``crm.revival.step``:
+each step's delay in business days of the team's calendar and its action (an e-mail template
+sent through the lead's chatter, or an activity); ``crm.revival.enrollment``: one lead in one
+program, its current step and next run. The enrollments are written by ``crm.lead``'s revival
+path and the runner cron only (``crm_lead_revival.py``).
+"""
+
+import ast
+
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.fields import Domain
+
+from .business_clock import business_moment, clock_for
+
+
+class CrmRevivalProgram(models.Model):
+    _name = "crm.revival.program"
+    _description = "Revival Program"
+    _order = "sequence, id"
+
+    name = fields.Char(required=True, translate=True)
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True)
+    team_ids = fields.Many2many(
+        "crm.team",
+        "crm_revival_program_team_rel",
+        "program_id",
+        "team_id",
+        string="Sales Teams",
+        help="The teams whose lost leads the program takes (empty: every team).",
+    )
+    domain = fields.Char(
+        string="Segment",
+        default="[]",
+        required=True,
+        help="The leads of the segment, as a domain over leads (tags, UTM, any field).",
+    )
+    lost_reason_ids = fields.Many2many(
+        "crm.lost.reason",
+        "crm_revival_program_reason_rel",
+        "program_id",
+        "reason_id",
+        string="Accepted Lost Reasons",
+        domain=[("revivable", "=", True), ("category", "=", "loss")],
+        help="Revivable reasons the program takes (empty: every revivable loss reason).",
+    )
+    min_days_lost = fields.Integer(
+        string="Minimum Days Since Lost",
+        default=0,
+        help="The program takes a lead this many days after it was lost.",
+    )
+    reentry_stage_id = fields.Many2one(
+        "crm.stage",
+        string="Re-entry Stage",
+        required=True,
+        help="The stage a revived lead comes back to.",
+    )
+    step_ids = fields.One2many("crm.revival.step", "program_id", string="Steps", copy=True)
+    enrollment_ids = fields.One2many("crm.revival.enrollment", "program_id")
+    enrollment_count = fields.Integer(compute="_compute_figures", string="Enrolled")
+    sent_count = fields.Integer(compute="_compute_figures", string="Steps Sent")
+    replied_count = fields.Integer(compute="_compute_figures", string="Replies")
+    revived_count = fields.Integer(compute="_compute_figures", string="Revived")
+    won_count = fields.Integer(compute="_compute_figures", string="Won After Revival")
+
+    def _compute_figures(self):
+        """The program's figures over the enrollments of the leads the user may read."""
+        Enrollment = self.env["crm.revival.enrollment"]
+        rows = Enrollment._read_group(
+            [("program_id", "in", self.ids)],
+            ["program_id", "state", "replied"],
+            ["__count", "steps_done:sum"],
+        )
+        won = dict(
+            Enrollment._read_group(
+                [
+                    ("program_id", "in", self.ids),
+                    ("state", "=", "revived"),
+                    ("lead_id.outcome", "=", "won"),
+                ],
+                ["program_id"],
+                ["__count"],
+            )
+        )
+        figures = {program: [0, 0, 0, 0] for program in self}
+        for program, state, replied, count, sent in rows:
+            figure = figures[program]
+            figure[0] += count
+            figure[1] += sent
+            figure[2] += count if replied else 0
+            figure[3] += count if state == "revived" else 0
+        for program in self:
+            (
+                program.enrollment_count,
+                program.sent_count,
+                program.replied_count,
+                program.revived_count,
+            ) = figures[program]
+            program.won_count = won.get(program, 0)
+
+    @api.constrains("domain")
+    def _check_domain(self):
+        for program in self:
+            program._segment_domain()
+
+    @api.constrains("min_days_lost")
+    def _check_min_days_lost(self):
+        for program in self:
+            if program.min_days_lost < 0:
+                raise ValidationError(self.env._("A number of days since lost is not negative."))
+
+    @api.constrains("reentry_stage_id", "team_ids")
+    def _check_reentry_stage(self):
+        for program in self:
+            stage_teams = program.reentry_stage_id.team_ids
+            if stage_teams and program.team_ids - stage_teams:
+                others = ", ".join(team.name for team in program.team_ids - stage_teams)
+                raise ValidationError(
+                    self.env._(
+                        "The re-entry stage %(stage)s is not in the pipeline of %(teams)s.",
+                        stage=program.reentry_stage_id.name,
+                        teams=others,
+                    )
+                )
+
+    def _segment_domain(self):
+        """The program's segment: a domain of literals over leads (never evaluated as code),
+        whose paths every salesperson may read (the regulation's own check of its rules'
+        domains: no path through a protected field)."""
+        self.ensure_one()
+        Lead = self.env["crm.lead"]
+        try:
+            value = ast.literal_eval((self.domain or "").strip() or "[]")
+            if not isinstance(value, (list, tuple)):
+                raise ValueError(type(value).__name__)
+            domain = Domain(value)
+            domain.validate(Lead)
+            self.env["crm.regulation.rule"]._check_domain_paths(Lead, domain, root=True)
+        except Exception as error:  # any parse or validation error, worded for the user
+            raise ValidationError(
+                self.env._(
+                    "The segment of %(program)s is not a domain over leads with literal "
+                    "values: %(error)s",
+                    program=self.name,
+                    error=error,
+                )
+            ) from error
+        return domain
+
+    def action_view_enrollments(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "crm_regulation.crm_revival_enrollment_action"
+        )
+        action["domain"] = [("program_id", "=", self.id)]
+        return action
+
+
+class CrmRevivalStep(models.Model):
+    _name = "crm.revival.step"
+    _description = "Revival Step"
+    _order = "program_id, sequence, id"
+
+    program_id = fields.Many2one(
+        "crm.revival.program", required=True, ondelete="cascade", index=True
+    )
+    sequence = fields.Integer(default=10)
+    delay_days = fields.Integer(
+        string="Delay (Business Days)",
+        default=7,
+        help="Business days of the team's calendar after the previous step (after the "
+        "enrollment for the first step).",
+    )
+    action = fields.Selection(
+        [("email", "Send an E-mail"), ("activity", "Schedule an Activity")],
+        required=True,
+        default="email",
+    )
+    mail_template_id = fields.Many2one(
+        "mail.template", string="E-mail Template", domain=[("model", "=", "crm.lead")]
+    )
+    activity_type_id = fields.Many2one("mail.activity.type")
+    activity_user = fields.Selection(
+        [("owner", "The Previous Owner"), ("marketer", "A Marketer")],
+        string="Activity For",
+        default="owner",
+    )
+    activity_user_id = fields.Many2one(
+        "res.users", string="Marketer", help="The marketer the activity is for."
+    )
+    summary = fields.Char(translate=True)
+
+    @api.constrains("delay_days", "action", "mail_template_id", "activity_type_id")
+    def _check_step(self):
+        for step in self:
+            if step.delay_days < 0:
+                raise ValidationError(self.env._("A step's delay is not negative."))
+            if step.action == "email":
+                if not step.mail_template_id:
+                    raise ValidationError(self.env._("An e-mail step needs its template."))
+                if step.mail_template_id.model != "crm.lead":
+                    raise ValidationError(
+                        self.env._(
+                            "The template %s is not for leads: it cannot be sent to a lead.",
+                            step.mail_template_id.name,
+                        )
+                    )
+            if step.action == "activity" and not step.activity_type_id:
+                raise ValidationError(self.env._("An activity step needs its activity type."))
+
+    def _next_run(self, calendar, start):
+        """When this step runs: ``delay_days`` business days of ``calendar`` (its hours per
+        day of working time) after ``start``, the previous step (naive UTC)."""
+        self.ensure_one()
+        if not self.delay_days:
+            return start
+        hours = self.delay_days * (calendar.hours_per_day or 8.0)
+        return business_moment(clock_for(calendar, [start], hours), start, hours)
+
+
+class CrmRevivalEnrollment(models.Model):
+    _name = "crm.revival.enrollment"
+    _inherit = ["crm.regulation.scope.mixin"]  # rules on the lead's scope
+    _description = "Revival Enrollment"
+    _order = "id desc"
+    _rec_name = "lead_id"
+
+    lead_id = fields.Many2one(
+        "crm.lead", required=True, ondelete="cascade", index=True, readonly=True
+    )
+    program_id = fields.Many2one(
+        "crm.revival.program", required=True, ondelete="cascade", index=True, readonly=True
+    )
+    step_id = fields.Many2one("crm.revival.step", string="Next Step", readonly=True)
+    steps_done = fields.Integer(readonly=True)
+    next_run = fields.Datetime(readonly=True)
+    state = fields.Selection(
+        [
+            ("running", "Running"),
+            ("revived", "Revived"),
+            ("finished", "Finished"),
+            ("stopped", "Stopped"),
+        ],
+        required=True,
+        default="running",
+        readonly=True,
+        index=True,
+    )
+    stop_reason = fields.Char(readonly=True)
+    owner_id = fields.Many2one("res.users", string="Previous Owner", readonly=True)
+    date_enrolled = fields.Datetime(readonly=True, default=fields.Datetime.now)
+    date_revived = fields.Datetime(readonly=True)
+    replied = fields.Boolean(readonly=True, help="Revived by a reply of the customer.")
+
+    _one_running = models.UniqueIndex(
+        "(lead_id) WHERE state = 'running'", "A lead is in one revival program at a time."
+    )
+    _due_idx = models.Index("(next_run) WHERE state = 'running'")

@@ -1,0 +1,358 @@
+from unittest.mock import patch
+
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tools import mute_logger
+
+from .watcher_common import WatcherCommon
+
+
+class WorkerKilled(BaseException):
+    """A worker killed in the middle of a run."""
+
+
+REPLY = """Return-Path: <{email}>
+From: Customer <{email}>
+To: sales@example.com
+Subject: Re: {subject}
+Message-ID: <revival-reply-{lead}@example.com>
+In-Reply-To: {parent}
+References: {parent}
+Content-Type: text/plain; charset="utf-8"
+
+Yes, we are still looking for an apartment.
+"""
+
+
+class RevivalCommon(WatcherCommon):
+    """A team working Monday to Friday 9-18 UTC, a program for the "Family" segment with an
+    e-mail after 2 business days and a call for the previous owner 3 business days later,
+    and a second program (later in sequence) for every lost lead of the team."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.team.loss_review = False  # lost leads enter at once (the review: its own test)
+        cls.family = cls.env["crm.tag"].create({"name": "Revival test: family"})
+        cls.template = cls.env["mail.template"].create(
+            {
+                "name": "Revival: family offer",
+                "model_id": cls.env["ir.model"]._get_id("crm.lead"),
+                "subject": "A new family apartment for {{ object.partner_name or object.name }}",
+                "body_html": "<p>We have a new offer for your family.</p>",
+                "use_default_to": True,
+            }
+        )
+        cls.call = cls.env.ref("mail.mail_activity_data_call")
+        cls.program = cls.env["crm.revival.program"].create(
+            {
+                "name": "Families",
+                "sequence": 1,
+                "team_ids": [(6, 0, cls.team.ids)],
+                "domain": f"[('tag_ids', 'in', [{cls.family.id}])]",
+                "reentry_stage_id": cls.stage_qualification.id,
+                "step_ids": [
+                    (0, 0, {"sequence": 1, "delay_days": 2, "mail_template_id": cls.template.id}),
+                    (
+                        0,
+                        0,
+                        {
+                            "sequence": 2,
+                            "delay_days": 3,
+                            "action": "activity",
+                            "activity_type_id": cls.call.id,
+                            "summary": "Call about the new offer",
+                        },
+                    ),
+                ],
+            }
+        )
+        cls.program_all = cls.env["crm.revival.program"].create(
+            {
+                "name": "Everyone",
+                "sequence": 2,
+                "team_ids": [(6, 0, cls.team.ids)],
+                "reentry_stage_id": cls.stage_new.id,
+                "step_ids": [(0, 0, {"delay_days": 5, "mail_template_id": cls.template.id})],
+            }
+        )
+        cls.marketer = cls.env["res.users"].create(
+            {
+                "name": "Mila Marketer",
+                "login": "revival_marketer",
+                "email": "mila@example.com",
+                "group_ids": [(6, 0, cls.env.ref("crm_regulation.group_marketer").ids)],
+            }
+        )
+
+    buyers = iter(range(1, 1000))
+
+    def lose(self, when="2026-11-20 10:00:00", tags=True, reason=None, **values):
+        """A lead of Sasha's, lost at ``when`` (a Friday)."""
+        with self.at(when):
+            lead = self._create_leads(
+                1,
+                **{
+                    "email_from": f"buyer{next(self.buyers)}@example.com",
+                    "tag_ids": [(6, 0, self.family.ids)] if tags else [],
+                    **values,
+                },
+            )
+            lead.with_user(self.user_salesman).action_set_lost(
+                lost_reason_id=(reason or self.lost_reason).id
+            )
+        return lead
+
+    def enrollment(self, lead):
+        return self.env["crm.revival.enrollment"].search([("lead_id", "=", lead.id)])
+
+    def runner(self, when):
+        self.run_cron("crm_regulation.ir_cron_revival_runner", when)
+
+    def step_mails(self, lead):
+        return lead.message_ids.filtered(lambda m: "new family apartment" in (m.subject or ""))
+
+
+class TestRevivalEnrollment(RevivalCommon):
+    def test_lost_lead_enters_the_first_matching_program(self):
+        lead = self.lose()
+        enrollment = self.enrollment(lead)
+        self.assertEqual(enrollment.program_id, self.program)
+        self.assertEqual(enrollment.state, "running")
+        self.assertEqual(enrollment.owner_id, self.user_salesman)
+        # Friday 10:00 + 2 business days: the end of Tuesday's work
+        self.assertEqual(enrollment.step_id, self.program.step_ids[0])
+        self.assertEqual(str(enrollment.next_run)[:10], "2026-11-24")
+        self.assertEqual(lead.revival_state, "running")
+        # not in the "Family" segment: the next program
+        other = self.lose(tags=False)
+        self.assertEqual(self.enrollment(other).program_id, self.program_all)
+
+    def test_confirmed_loss_enters_only_once_reviewed(self):
+        self.team.loss_review = True
+        lead = self.lose()
+        self.assertFalse(self.enrollment(lead))
+        lead.with_user(self.user_manager).action_loss_review_confirm()
+        self.assertEqual(self.enrollment(lead).program_id, self.program)
+
+    def test_never_enrolled(self):
+        disqualified = self.lose(reason=self.disqualification_reason())
+        spam = self.env["crm.lost.reason"].create({"name": "Spam", "revivable": False})
+        not_revivable = self.lose(reason=spam)
+        self.env["mail.blacklist"].sudo()._add("opted.out@example.com")
+        opted_out = self.lose(email_from="opted.out@example.com")
+        no_email = self.lose(email_from=False)
+        for lead in disqualified | not_revivable | opted_out | no_email:
+            self.assertFalse(self.enrollment(lead), lead.email_from)
+
+    def disqualification_reason(self):
+        return self.env["crm.lost.reason"].search([("category", "=", "disqualification")], limit=1)
+
+    def test_by_hand_marketers_and_heads_only(self):
+        self.team.loss_review = True
+        lead = self.lose()
+        with self.assertRaises(AccessError):
+            lead.with_user(self.user_salesman).action_revival_enroll()
+        lead.with_user(self.marketer).action_revival_enroll()
+        self.assertEqual(self.enrollment(lead).state, "running")
+        with self.assertRaises(UserError):
+            lead.with_user(self.marketer).action_revival_enroll()  # already in one
+        lead.with_user(self.user_manager).action_revival_stop()
+        self.assertEqual(self.enrollment(lead).state, "stopped")
+        self.assertIn("Maria Head of Sales", self.enrollment(lead).stop_reason)
+        self.assertFalse(lead.revival_state)
+
+
+class TestRevivalRunner(RevivalCommon):
+    def test_steps_in_business_days_once_each(self):
+        lead = self.lose()
+        self.runner("2026-11-23 12:00:00")  # Monday: not yet
+        self.assertFalse(self.step_mails(lead))
+        self.runner("2026-11-24 18:30:00")
+        self.runner("2026-11-24 18:45:00")
+        mails = self.step_mails(lead)
+        self.assertEqual(len(mails), 1, "sent once")
+        self.assertEqual(mails.message_type, "comment")
+        self.assertIn(lead.email_from, mails.partner_ids.mapped("email"))
+        enrollment = self.enrollment(lead)
+        self.assertEqual(enrollment.steps_done, 1)
+        self.assertEqual(enrollment.step_id, self.program.step_ids[1])
+        # 3 business days after Tuesday evening: Friday
+        self.assertEqual(str(enrollment.next_run)[:10], "2026-11-27")
+        self.runner("2026-11-27 18:30:00")
+        activity = lead.activity_ids.filtered(lambda a: a.activity_type_id == self.call)
+        self.assertEqual(activity.user_id, self.user_salesman, "for the previous owner")
+        self.assertEqual(enrollment.state, "finished")
+        self.runner("2026-12-04 18:30:00")
+        self.assertEqual(len(self.step_mails(lead)), 1)
+
+    def test_opted_out_stops_at_once(self):
+        lead = self.lose()
+        self.env["mail.blacklist"].sudo()._add(lead.email_from)
+        self.runner("2026-11-24 18:30:00")
+        self.assertFalse(self.step_mails(lead))
+        self.assertEqual(self.enrollment(lead).state, "stopped")
+        self.assertEqual(self.enrollment(lead).stop_reason, "Opted out")
+
+    def test_two_workers_send_once(self):
+        leads = self.lose() | self.lose() | self.lose()
+        enrollments = (
+            self.env["crm.revival.enrollment"].sudo().search([("lead_id", "in", leads.ids)])
+        )
+        now = enrollments[0].next_run
+        Lead = self.env["crm.lead"]
+        Lead._revival_run_steps(enrollments, now)
+        enrollments.invalidate_recordset()
+        Lead._revival_run_steps(
+            self.env["crm.revival.enrollment"].sudo().browse(enrollments.ids), now
+        )
+        for lead in leads:
+            self.assertEqual(len(self.step_mails(lead)), 1)
+
+    def test_crash_after_the_first_batch_resumes_without_repeating(self):
+        leads = self.lose() | self.lose() | self.lose()
+        original = type(self.env["crm.lead"])._revival_run_step
+        calls = []
+
+        def killed_on_second(model, enrollment, now):
+            if enrollment.lead_id in leads:
+                calls.append(enrollment.id)
+                if len(calls) == 2:
+                    raise WorkerKilled()
+            return original(model, enrollment, now)
+
+        killed = False
+        try:
+            with (
+                self.at("2026-11-24 18:30:00"),
+                self.enter_registry_test_mode(),
+                patch.object(type(self.env["crm.lead"]), "_revival_run_step", killed_on_second),
+                self.registry.cursor() as cron_cr,
+            ):
+                self.env(cr=cron_cr, su=True)["crm.lead"]._cron_revival_runner(batch_size=1)
+        except WorkerKilled:
+            killed = True
+        self.assertTrue(killed)
+        self.env.invalidate_all()
+        self.assertEqual(sum(len(self.step_mails(lead)) for lead in leads), 1)
+        self.runner("2026-11-24 18:45:00")
+        for lead in leads:
+            self.assertEqual(len(self.step_mails(lead)), 1)
+
+    def test_a_template_that_fails_stops_its_enrollment_only(self):
+        broken = self.lose()
+        fine = self.lose()
+        original = type(self.env["crm.lead"]).message_post_with_source
+
+        def fails_for_broken(leads, source, **kwargs):
+            if leads == broken:
+                raise ValueError("cannot render")
+            return original(leads, source, **kwargs)
+
+        with (
+            patch.object(type(self.env["crm.lead"]), "message_post_with_source", fails_for_broken),
+            mute_logger("odoo.addons.crm_regulation.models.crm_lead_revival"),
+        ):
+            self.runner("2026-11-24 18:30:00")
+        self.assertEqual(self.enrollment(broken).state, "stopped")
+        self.assertIn("cannot render", self.enrollment(broken).stop_reason)
+        self.assertEqual(len(self.step_mails(fine)), 1)
+
+
+class TestRevival(RevivalCommon):
+    def test_a_reply_brings_the_lead_back_to_its_owner(self):
+        lead = self.lose()
+        self.runner("2026-11-24 18:30:00")
+        sent = self.step_mails(lead)
+        with self.at("2026-11-25 10:00:00"):
+            self.env["mail.thread"].sudo().message_process(
+                "crm.lead",
+                REPLY.format(
+                    email=lead.email_from,
+                    subject=sent.subject,
+                    lead=lead.id,
+                    parent=sent.message_id,
+                ),
+            )
+        self.env.invalidate_all()
+        self.assertTrue(lead.active)
+        self.assertEqual(lead.outcome, "open")
+        self.assertEqual(lead.stage_id, self.stage_qualification, "the re-entry stage")
+        self.assertEqual(lead.user_id, self.user_salesman)
+        self.assertEqual(self.enrollment(lead).state, "revived")
+        self.assertTrue(
+            lead.activity_ids.filtered(
+                lambda a: a.user_id == self.user_salesman and "Revived" in (a.summary or "")
+            )
+        )
+        self.assertTrue(
+            lead.message_ids.filtered(lambda m: "Revival: Families" in str(m.body)),
+            "the return to work says why",
+        )
+        # a new stay, as for any return
+        self.assertEqual(self.open_stays(lead).stage_id, self.stage_qualification)
+        # the program's figures
+        program = self.program.with_user(self.user_manager)
+        self.assertEqual(
+            (program.enrollment_count, program.sent_count, program.replied_count),
+            (1, 1, 1),
+        )
+        self.assertEqual((program.revived_count, program.won_count), (1, 0))
+        with self.at("2026-11-26 10:00:00"):
+            lead.with_user(self.user_salesman).action_set_won()
+        program.invalidate_recordset()
+        self.assertEqual(program.won_count, 1)
+
+    def test_revive_by_hand_when_the_owner_left(self):
+        lead = self.lose()
+        self.user_salesman.action_archive()
+        with self.assertRaises(AccessError):
+            lead.with_user(self.user_salesman_2).action_revive()
+        lead.with_user(self.marketer).action_revive()
+        self.assertEqual(lead.user_id, self.user_manager, "the team leader")
+        self.assertEqual(self.enrollment(lead).state, "revived")
+        with self.assertRaises(UserError):
+            lead.with_user(self.marketer).action_revive()
+
+
+class TestRevivalBadInput(RevivalCommon):
+    def test_refused_at_save(self):
+        Program = self.env["crm.revival.program"]
+        values = {"name": "Bad", "reentry_stage_id": self.stage_new.id}
+        for domain in ("not a domain", "[('no_such_field', '=', 1)]", "[('id', '=', __import__)]"):
+            with self.assertRaises(ValidationError, msg=domain):
+                Program.create(dict(values, domain=domain))
+        other_team = self.env["crm.team"].create({"name": "Other"})
+        other_stage = self.env["crm.stage"].create(
+            {"name": "Theirs", "team_ids": [(6, 0, other_team.ids)]}
+        )
+        with self.assertRaises(ValidationError):
+            Program.create(
+                dict(values, team_ids=[(6, 0, self.team.ids)], reentry_stage_id=other_stage.id)
+            )
+        with self.assertRaises(ValidationError):
+            self.program.step_ids[0].delay_days = -1
+        partner_template = self.env["mail.template"].create(
+            {"name": "Partner", "model_id": self.env["ir.model"]._get_id("res.partner")}
+        )
+        with self.assertRaises(ValidationError):
+            self.program.step_ids[0].mail_template_id = partner_template
+        with self.assertRaises(ValidationError):
+            self.program.min_days_lost = -3
+
+
+class TestRevivalByNewLead(RevivalCommon):
+    def test_a_new_lead_of_the_same_customer_revives_the_old_one(self):
+        lead = self.lose()
+        with self.at("2026-11-25 10:00:00"):
+            new = self.env["crm.lead"].create(
+                {"name": "Web form: apartment", "email_from": f"Buyer <{lead.email_from.upper()}>"}
+            )
+        self.assertEqual(self.enrollment(lead).state, "revived")
+        self.assertTrue(lead.active)
+        self.assertEqual(lead.stage_id, self.stage_qualification)
+        self.assertEqual(new.duplicate_of_id, lead)
+        self.assertEqual(new.outcome, "disqualified", "no second deal")
+        # a customer not in revival: a new lead as usual
+        other = self.env["crm.lead"].create({"name": "Other", "email_from": "x@example.com"})
+        self.assertEqual(other.outcome, "open")
+        self.assertFalse(other.duplicate_of_id)
