@@ -279,51 +279,29 @@ class CrmLeadRevival(models.Model):
 
     @api.model
     def _revival_run_steps(self, enrollments, now):
-        """Run the due step of each enrollment of a locked batch: the e-mails of one
-        template rendered and posted for the whole batch at once (one by one when that
-        fails, so that a lead whose rendering fails stops alone), then the activities, and
-        every enrollment done moves to its next step."""
-        due = enrollments.filtered(
-            lambda e: e.state == "running" and e.next_run and e.next_run <= now
-        )  # (the others: done by another worker meanwhile)
-        ready = due.browse()
-        for enrollment in due:
-            lead, step = enrollment.lead_id, enrollment.step_id
-            stop = None
-            if lead.outcome != "lost":
-                stop = self.env._("Back in work")
-            elif lead.is_blacklisted:
-                stop = self.env._("Opted out")
-            elif step.action == "email" and not lead.email_from:
-                stop = self.env._("No e-mail")
-            if stop:
-                enrollment.write({"state": "stopped", "stop_reason": stop, "next_run": False})
-            else:
-                ready |= enrollment
-        done = ready.browse()
-        emails = ready.filtered(lambda e: e.step_id.action == "email")
-        for template in emails.step_id.mail_template_id:
-            group = emails.filtered(lambda e, t=template: e.step_id.mail_template_id == t)
-            try:
-                with self.env.cr.savepoint():
-                    group.lead_id.with_context(active_test=False).message_post_with_source(
-                        template, message_type="comment", subtype_xmlid="mail.mt_comment"
-                    )
-                done |= group
-            except Exception:  # one by one: the failing lead stops alone
-                for enrollment in group:
-                    done |= self._revival_run_step(enrollment)
-        for enrollment in ready - emails:
-            done |= self._revival_run_step(enrollment)
-        for enrollment in done:
-            self._revival_advance(enrollment, now)
+        for enrollment in enrollments:
+            if (
+                enrollment.state != "running"
+                or not enrollment.next_run
+                or enrollment.next_run > now
+            ):
+                continue  # done by another worker meanwhile
+            self._revival_run_step(enrollment, now)
 
     @api.model
-    def _revival_run_step(self, enrollment):
-        """One enrollment's step; the enrollment, or nothing when the step failed (the
-        enrollment stopped with the error)."""
+    def _revival_run_step(self, enrollment, now):
         lead = enrollment.lead_id.with_context(active_test=False)
         step = enrollment.step_id
+        stop = None
+        if lead.outcome != "lost":
+            stop = self.env._("Back in work")
+        elif lead.is_blacklisted:
+            stop = self.env._("Opted out")
+        elif step.action == "email" and not lead.email_from:
+            stop = self.env._("No e-mail")
+        if stop:
+            enrollment.write({"state": "stopped", "stop_reason": stop, "next_run": False})
+            return
         try:
             with self.env.cr.savepoint():
                 if step.action == "email":
@@ -356,13 +334,7 @@ class CrmLeadRevival(models.Model):
                 body=Markup("<p>%s</p>")
                 % self.env._("Revival stopped: the step %s failed.", step.display_name)
             )
-            return enrollment.browse()
-        return enrollment
-
-    @api.model
-    def _revival_advance(self, enrollment, now):
-        """The enrollment's step is done: the next one, or finished."""
-        step, lead = enrollment.step_id, enrollment.lead_id
+            return
         following = step.program_id.step_ids.filtered(
             lambda other: (other.sequence, other.id) > (step.sequence, step.id)
         )[:1]

@@ -210,22 +210,22 @@ class TestRevivalRunner(RevivalCommon):
 
     def test_crash_after_the_first_batch_resumes_without_repeating(self):
         leads = self.lose() | self.lose() | self.lose()
-        original = type(self.env["crm.lead"])._revival_run_steps
+        original = type(self.env["crm.lead"])._revival_run_step
         calls = []
 
-        def killed_on_second(model, enrollments, now):
-            if enrollments.lead_id & leads:
-                calls.append(enrollments.ids)
+        def killed_on_second(model, enrollment, now):
+            if enrollment.lead_id in leads:
+                calls.append(enrollment.id)
                 if len(calls) == 2:
                     raise WorkerKilled()
-            return original(model, enrollments, now)
+            return original(model, enrollment, now)
 
         killed = False
         try:
             with (
                 self.at("2026-11-24 18:30:00"),
                 self.enter_registry_test_mode(),
-                patch.object(type(self.env["crm.lead"]), "_revival_run_steps", killed_on_second),
+                patch.object(type(self.env["crm.lead"]), "_revival_run_step", killed_on_second),
                 self.registry.cursor() as cron_cr,
             ):
                 self.env(cr=cron_cr, su=True)["crm.lead"]._cron_revival_runner(batch_size=1)
@@ -244,7 +244,7 @@ class TestRevivalRunner(RevivalCommon):
         original = type(self.env["crm.lead"]).message_post_with_source
 
         def fails_for_broken(leads, source, **kwargs):
-            if broken in leads:
+            if leads == broken:
                 raise ValueError("cannot render")
             return original(leads, source, **kwargs)
 
