@@ -94,13 +94,20 @@ class CrmLeadRevival(models.Model):
 
     def _revival_enroll(self, programs=None):
         """Enroll these leads in their first matching program: the enrollments created."""
+        Enrollment = self.env["crm.revival.enrollment"]
+        candidates = self._revival_candidates()
+        if not candidates:
+            return Enrollment
         # sudo: the active programs, whoever closed the lead
         programs = programs or self.env["crm.revival.program"].sudo().search(
             [("step_ids", "!=", False)]
         )
+        calendars = self.env["crm.team"]._regulation_calendars(
+            list({lead.team_id.id for lead in candidates})
+        )
         values = []
         now = fields.Datetime.now()
-        for lead in self._revival_candidates():
+        for lead in candidates:
             program = lead._revival_program_for(programs)
             if not program:
                 continue
@@ -108,9 +115,7 @@ class CrmLeadRevival(models.Model):
             start = max(
                 now, fields.Datetime.add(lead.date_closed or now, days=program.min_days_lost)
             )
-            calendar = self.env["crm.team"]._regulation_calendars([lead.team_id.id])[
-                lead.team_id.id or 0
-            ]
+            calendar = calendars[lead.team_id.id or 0]
             values.append(
                 {
                     "lead_id": lead.id,
@@ -122,7 +127,7 @@ class CrmLeadRevival(models.Model):
                 }
             )
         # sudo: the enrollments are the system's (created for the leads checked above)
-        return sudo_clean(self.env["crm.revival.enrollment"]).create(values)
+        return sudo_clean(Enrollment).create(values)
 
     def _revival_check_manager(self):
         if not self.env["res.users"]._crm_regulation_holds(REVIVAL_GROUPS):
@@ -279,6 +284,10 @@ class CrmLeadRevival(models.Model):
 
     @api.model
     def _revival_run_steps(self, enrollments, now):
+        # the working hours of the batch's teams, once
+        calendars = self.env["crm.team"]._regulation_calendars(
+            list({enrollment.lead_id.team_id.id for enrollment in enrollments})
+        )
         for enrollment in enrollments:
             if (
                 enrollment.state != "running"
@@ -286,10 +295,10 @@ class CrmLeadRevival(models.Model):
                 or enrollment.next_run > now
             ):
                 continue  # done by another worker meanwhile
-            self._revival_run_step(enrollment, now)
+            self._revival_run_step(enrollment, now, calendars)
 
     @api.model
-    def _revival_run_step(self, enrollment, now):
+    def _revival_run_step(self, enrollment, now, calendars):
         lead = enrollment.lead_id.with_context(active_test=False)
         step = enrollment.step_id
         stop = None
@@ -340,9 +349,7 @@ class CrmLeadRevival(models.Model):
         )[:1]
         values = {"steps_done": enrollment.steps_done + 1}
         if following:
-            calendar = self.env["crm.team"]._regulation_calendars([lead.team_id.id])[
-                lead.team_id.id or 0
-            ]
+            calendar = calendars[lead.team_id.id or 0]
             values.update(step_id=following.id, next_run=following._next_run(calendar, now))
         else:
             values.update(state="finished", step_id=False, next_run=False)

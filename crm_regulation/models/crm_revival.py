@@ -61,7 +61,6 @@ class CrmRevivalProgram(models.Model):
         help="The stage a revived lead comes back to.",
     )
     step_ids = fields.One2many("crm.revival.step", "program_id", string="Steps", copy=True)
-    enrollment_ids = fields.One2many("crm.revival.enrollment", "program_id")
     enrollment_count = fields.Integer(compute="_compute_figures", string="Enrolled")
     sent_count = fields.Integer(compute="_compute_figures", string="Steps Sent")
     replied_count = fields.Integer(compute="_compute_figures", string="Replies")

@@ -168,8 +168,9 @@ class CrmTeamDashboard(models.Model):
             "sales_team.group_sale_manager"
         ):
             return self.env["res.users"]
-        # sudo: the memberships of the team tree, to know whose figures the user gets
-        tree = self.sudo().with_context(active_test=False).search([("id", "child_of", self.id)])
+        # sudo: the memberships of the whole team tree (``_kpi_tree``), to know whose figures
+        # the user gets
+        tree = self.sudo()._kpi_tree()
         if user in tree.user_id:
             return self.env["res.users"]
         return user if user in tree.member_ids else user.browse()

@@ -493,6 +493,20 @@ class TestKpiDigestSending(DigestCommon):
         self.run_digests("2026-11-07 10:30:00")
         self.assertEqual(len(self.mails(self.user_manager)), 2)
 
+    def test_lower_roles_do_not_configure_digests(self):
+        """The recipients, roles and teams of a digest are its administrator's: a head of
+        sales cannot add themselves to a role's digest by x2many commands."""
+        digest = self.digest.with_user(self.user_manager)
+        for values in (
+            {"crm_group_ids": [(4, self.env.ref("base.group_system").id)]},
+            {"crm_unsubscribed_ids": [(5, 0, 0)]},
+            {"crm_team_ids": [(0, 0, {"name": "Mine"})]},
+            {"user_ids": [(4, self.user_salesman.id)]},
+        ):
+            with self.assertRaises(AccessError, msg=values):
+                digest.write(values)
+        self.assertFalse(self.env["crm.team"].search([("name", "=", "Mine")]))
+
     def test_unsubscribing_from_a_role_digest(self):
         self.digest.write(
             {

@@ -213,12 +213,12 @@ class TestRevivalRunner(RevivalCommon):
         original = type(self.env["crm.lead"])._revival_run_step
         calls = []
 
-        def killed_on_second(model, enrollment, now):
+        def killed_on_second(model, enrollment, *args):
             if enrollment.lead_id in leads:
                 calls.append(enrollment.id)
                 if len(calls) == 2:
                     raise WorkerKilled()
-            return original(model, enrollment, now)
+            return original(model, enrollment, *args)
 
         killed = False
         try:
@@ -356,3 +356,17 @@ class TestRevivalByNewLead(RevivalCommon):
         other = self.env["crm.lead"].create({"name": "Other", "email_from": "x@example.com"})
         self.assertEqual(other.outcome, "open")
         self.assertFalse(other.duplicate_of_id)
+
+    def test_x2many_commands_of_lower_roles(self):
+        """The enrollments are the system's: no role writes them through the lead, and a
+        salesperson does not write programs or their steps."""
+        lead = self.lose()
+        for command in ((0, 0, {"program_id": self.program.id}), (2, self.enrollment(lead).id)):
+            with self.assertRaises(AccessError, msg=command):
+                lead.with_user(self.user_salesman).write({"revival_enrollment_ids": [command]})
+        self.assertEqual(len(self.enrollment(lead)), 1)
+        with self.assertRaises(AccessError):
+            self.program.with_user(self.user_salesman).write(
+                {"step_ids": [(0, 0, {"delay_days": 1, "mail_template_id": self.template.id})]}
+            )
+        self.assertEqual(len(self.program.step_ids), 2)
