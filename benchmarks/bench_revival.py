@@ -9,7 +9,9 @@ revival program with two steps (an e-mail, then an activity), written with set-b
 1. a raw ``SELECT count(*)`` of the due set, and the runner's own "find what is due" query:
    median times and ratio;
 2. the queries per sent step: a runner pass over 100 due enrollments and over 200 (the
-   difference / 100 is the cost of one step, the rest is fixed);
+   difference / 100 is the cost of one step, the rest is fixed); and against stock, Odoo's own
+   ``message_post_with_source`` of the same template on 100 leads, one by one, against the
+   runner's 100 steps on them (time and queries);
 3. one runner pass over the whole due set (the cron's batches, committed): time, ms per step;
 4. a second pass right after, which finds nothing;
 
@@ -210,6 +212,30 @@ def main():
         print(
             f"queries: 100 steps {counts[100]}, 200 steps {counts[200]}: "
             f"{per_step:.1f} per step, {counts[100] - 100 * per_step:.0f} fixed"
+        )
+        # against stock: Odoo posting the same template on the same 100 leads, one by one,
+        # then the runner's 100 steps on them (each rolled back)
+        batch = Enrollment.browse(ids[200:300]).sudo()
+        template = env["crm.revival.program"].browse(program.id).step_ids[0].mail_template_id
+        timings = {}
+        for name in ("stock", "runner", "stock ", "runner "):
+            env.invalidate_all()
+            before, started = cr.sql_log_count, time.perf_counter()
+            if name.strip() == "stock":
+                for lead in batch.lead_id.with_context(mail_notify_force_send=False):
+                    lead.message_post_with_source(
+                        template, message_type="comment", subtype_xmlid="mail.mt_comment"
+                    )
+            else:
+                Lead.with_context(mail_notify_force_send=False)._revival_run_steps(batch, now)
+            env.flush_all()
+            timings[name] = (time.perf_counter() - started, cr.sql_log_count - before)
+            cr.rollback()
+        stock, runner = timings["stock "], timings["runner "]  # the second, warm rounds
+        print(
+            f"100 e-mails posted by Odoo (message_post_with_source): {stock[0] * 10:.1f} ms "
+            f"and {stock[1] / 100:.1f} queries each; by the runner: {runner[0] * 10:.1f} ms "
+            f"and {runner[1] / 100:.1f} queries a step ({runner[0] / stock[0]:.2f}x the time)"
         )
     # one runner pass over the whole due set, as the cron runs it (committed batches)
     with registry.cursor() as cr:

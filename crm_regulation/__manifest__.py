@@ -33,6 +33,7 @@
         "views/crm_role_matrix_views.xml",
         "views/crm_regulation_violation_views.xml",
         "views/menus.xml",
+        "report/crm_revival_report_views.xml",
         "views/crm_revival_views.xml",
         "views/crm_kpi_target_views.xml",
         "views/crm_team_dashboard_views.xml",

@@ -24,6 +24,8 @@ KPI_CODES = [
     ("sla_breached", "SLA breaches"),
     ("stale_leads", "Stale leads"),
     ("regulation_bypasses", "Regulation bypasses"),
+    ("revived", "Revived leads"),
+    ("revived_won", "Won after revival"),
 ]
 PERIODS = [("week", "Week"), ("month", "Month"), ("quarter", "Quarter")]
 

@@ -8,7 +8,7 @@ blacklisted (opted-out) e-mails, leads without e-mail when the first step is an 
 The runner (``_cron_revival_runner``) sends the due steps in locked batches (the watchers'
 idiom), each step once per enrollment. A reply on the lead (mail gateway) or *Revive* puts it
 back to work through *Return to Work*, in the program's re-entry stage, with its previous owner.
-This file is the only writer of ``crm.revival.enrollment``.
+This file is the only writer of ``crm.revival.enrollment`` and ``crm.revival.delivery``.
 """
 
 import logging
@@ -347,6 +347,15 @@ class CrmLeadRevival(models.Model):
         following = step.program_id.step_ids.filtered(
             lambda other: (other.sequence, other.id) > (step.sequence, step.id)
         )[:1]
+        # the step's run: its figures, and once per enrollment (a unique index)
+        self.env["crm.revival.delivery"].create(
+            {
+                "enrollment_id": enrollment.id,
+                "step_id": step.id,
+                "position": enrollment.steps_done + 1,
+                "date": now,
+            }
+        )
         values = {"steps_done": enrollment.steps_done + 1}
         if following:
             calendar = calendars[lead.team_id.id or 0]

@@ -17,6 +17,11 @@ from odoo.fields import Domain
 
 from .business_clock import business_moment, clock_for
 
+# who reads the program's figures (the revival report)
+REVIVAL_FIGURES = (
+    "crm_regulation.group_marketer,crm_regulation.group_head_of_sales,sales_team.group_sale_manager"
+)
+
 
 class CrmRevivalProgram(models.Model):
     _name = "crm.revival.program"
@@ -61,46 +66,56 @@ class CrmRevivalProgram(models.Model):
         help="The stage a revived lead comes back to.",
     )
     step_ids = fields.One2many("crm.revival.step", "program_id", string="Steps", copy=True)
-    enrollment_count = fields.Integer(compute="_compute_figures", string="Enrolled")
-    sent_count = fields.Integer(compute="_compute_figures", string="Steps Sent")
-    replied_count = fields.Integer(compute="_compute_figures", string="Replies")
-    revived_count = fields.Integer(compute="_compute_figures", string="Revived")
-    won_count = fields.Integer(compute="_compute_figures", string="Won After Revival")
+    enrollment_count = fields.Integer(
+        compute="_compute_figures", string="Enrolled", groups=REVIVAL_FIGURES
+    )
+    sent_count = fields.Integer(
+        compute="_compute_figures", string="Steps Run", groups=REVIVAL_FIGURES
+    )
+    replied_count = fields.Integer(
+        compute="_compute_figures", string="Replies", groups=REVIVAL_FIGURES
+    )
+    revived_count = fields.Integer(
+        compute="_compute_figures", string="Revived", groups=REVIVAL_FIGURES
+    )
+    won_count = fields.Integer(
+        compute="_compute_figures", string="Won After Revival", groups=REVIVAL_FIGURES
+    )
 
     def _compute_figures(self):
-        """The program's figures over the enrollments of the leads the user may read."""
-        Enrollment = self.env["crm.revival.enrollment"]
-        rows = Enrollment._read_group(
-            [("program_id", "in", self.ids)],
-            ["program_id", "state", "replied"],
-            ["__count", "steps_done:sum"],
-        )
-        won = dict(
-            Enrollment._read_group(
-                [
-                    ("program_id", "in", self.ids),
-                    ("state", "=", "revived"),
-                    ("lead_id.outcome", "=", "won"),
-                ],
+        """The program's figures: those of the revival report, over the leads the user
+        may read."""
+        figures = {
+            program: counts
+            for program, *counts in self.env["crm.revival.report"]._read_group(
+                [("program_id", "in", self.ids)],
                 ["program_id"],
-                ["__count"],
+                [
+                    "enrolled_count:sum",
+                    "sent_count:sum",
+                    "replied_count:sum",
+                    "revived_count:sum",
+                    "won_count:sum",
+                ],
             )
-        )
-        figures = {program: [0, 0, 0, 0] for program in self}
-        for program, state, replied, count, sent in rows:
-            figure = figures[program]
-            figure[0] += count
-            figure[1] += sent
-            figure[2] += count if replied else 0
-            figure[3] += count if state == "revived" else 0
+        }
         for program in self:
             (
                 program.enrollment_count,
                 program.sent_count,
                 program.replied_count,
                 program.revived_count,
-            ) = figures[program]
-            program.won_count = won.get(program, 0)
+                program.won_count,
+            ) = figures.get(program, (0, 0, 0, 0, 0))
+
+    def action_view_figures(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "crm_regulation.crm_revival_report_action"
+        )
+        action["domain"] = [("program_id", "=", self.id)]
+        action["context"] = {"pivot_row_groupby": ["step_id"]}
+        return action
 
     @api.constrains("domain")
     def _check_domain(self):
@@ -260,3 +275,22 @@ class CrmRevivalEnrollment(models.Model):
         "(lead_id) WHERE state = 'running'", "A lead is in one revival program at a time."
     )
     _due_idx = models.Index("(next_run) WHERE state = 'running'")
+
+
+class CrmRevivalDelivery(models.Model):
+    """One step run for one enrollment: the figures per step, and the proof that each step
+    runs once per enrollment (unique)."""
+
+    _name = "crm.revival.delivery"
+    _inherit = ["crm.regulation.scope.mixin"]  # rules on the lead's scope
+    _description = "Revival Step Run"
+    _order = "date desc, id desc"
+
+    enrollment_id = fields.Many2one(
+        "crm.revival.enrollment", required=True, ondelete="cascade", readonly=True
+    )
+    step_id = fields.Many2one("crm.revival.step", ondelete="set null", index=True, readonly=True)
+    position = fields.Integer(readonly=True, help="1 for the first step the lead got, and so on.")
+    date = fields.Datetime(readonly=True, default=fields.Datetime.now)
+
+    _once = models.UniqueIndex("(enrollment_id, step_id)", "A step runs once for an enrollment.")

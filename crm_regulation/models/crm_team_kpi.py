@@ -28,7 +28,15 @@ MAX_PERIOD_DAYS = 731
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
 # KPIs measured as a running total over the period (their plan is compared with the share
 # of the period elapsed); the others are rates, medians and states.
-CUMULATIVE = {"new_leads", "revenue_won", "activities_done", "sla_breached", "regulation_bypasses"}
+CUMULATIVE = {
+    "new_leads",
+    "revenue_won",
+    "activities_done",
+    "sla_breached",
+    "regulation_bypasses",
+    "revived",
+    "revived_won",
+}
 # KPIs for which a lower value is better.
 LOWER_IS_BETTER = {
     "first_contact_hours_median",
@@ -57,6 +65,8 @@ UNITS = {
     "sla_breached": "count",
     "stale_leads": "count",
     "regulation_bypasses": "count",
+    "revived": "count",
+    "revived_won": "count",
 }
 # KPIs hidden from those who may not read the leads' revenue (the role matrix's sensitive
 # fields: marketers, support)
@@ -573,7 +583,7 @@ class CrmTeamKpi(models.Model):
         families = [self._kpi_new_leads, self._kpi_closed, self._kpi_in_work]
         if self.env["crm.lead.stage.history"].has_access("read"):
             families.append(self._kpi_stages)
-        families += [self._kpi_activities, self._kpi_stale, self._kpi_bypasses]
+        families += [self._kpi_activities, self._kpi_stale, self._kpi_bypasses, self._kpi_revival]
         for family in families:
             if only and family.__name__.removeprefix("_kpi_") not in only:
                 continue
@@ -820,6 +830,42 @@ class CrmTeamKpi(models.Model):
         for n, count in rows:
             yield "regulation_bypasses", None, n, Figure(count)
 
+    def _kpi_revival(self, ctx):
+        """Leads back to work from a revival program (by the day they were revived), and
+        revived leads won (by the day they were won, after their revival)."""
+        if not self.env["crm.revival.enrollment"].has_access("read"):
+            return
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT w.n, GROUPING(l.user_id) = 0, l.user_id,
+                       count(*) FILTER (WHERE e.date_revived >= w.start
+                                          AND e.date_revived < w.stop),
+                       count(DISTINCT l.id) FILTER (WHERE l.outcome = 'won'
+                                          AND l.date_closed >= w.start
+                                          AND l.date_closed < w.stop
+                                          AND l.date_closed >= e.date_revived)
+                  FROM crm_revival_enrollment e
+                  JOIN crm_lead l ON l.id = e.lead_id
+                  JOIN %(bounds)s ON (e.date_revived >= w.start AND e.date_revived < w.stop)
+                                  OR (l.outcome = 'won' AND l.date_closed >= w.start
+                                      AND l.date_closed < w.stop)
+                 WHERE e.state = 'revived' AND %(lead_filter)s
+                   AND e.date_revived < %(stop)s
+                   AND (e.date_revived >= %(start)s OR l.date_closed >= %(start)s)
+              GROUP BY GROUPING SETS ((w.n), (w.n, l.user_id))
+                """,
+                bounds=ctx.bounds,
+                lead_filter=ctx.lead_filter,
+                start=ctx.first_start,
+                stop=ctx.last_stop,
+            )
+        )
+        for n, per_user, user_id, revived, won in rows:
+            key = ("user", user_id) if per_user else None
+            yield "revived", key, n, Figure(revived)
+            yield "revived_won", key, n, Figure(won, revived)
+
     # ------------------------------------------------------------
     # Presentation
     # ------------------------------------------------------------
@@ -908,6 +954,13 @@ class CrmTeamKpi(models.Model):
                 "open leads flagged stale in the period, still stale"
             ),
             "regulation_bypasses": lambda: self.env._("moves let through by a bypass group"),
+            "revived": lambda: self.env._(
+                "leads back to work from a revival program in the period (a reply, a new "
+                "lead of the same customer, or by hand)"
+            ),
+            "revived_won": lambda: self.env._(
+                "revived leads won in the period, of %s revived in it", base
+            ),
         }
         text = texts[code]()
         if not figure.value and not figure.base and not figure.details:

@@ -5,4 +5,5 @@ from . import (
     crm_regulation_document,
     crm_regulation_funnel_report,
     crm_regulation_report,
+    crm_revival_report,
 )

@@ -1,5 +1,7 @@
 from unittest.mock import patch
 
+from psycopg2 import IntegrityError
+
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import mute_logger
 
@@ -110,6 +112,21 @@ class RevivalCommon(WatcherCommon):
 
     def step_mails(self, lead):
         return lead.message_ids.filtered(lambda m: "new family apartment" in (m.subject or ""))
+
+    def reply(self, lead, when):
+        """The customer answers the last step's e-mail (through the mail gateway)."""
+        sent = self.step_mails(lead)[:1]
+        with self.at(when):
+            self.env["mail.thread"].sudo().message_process(
+                "crm.lead",
+                REPLY.format(
+                    email=lead.email_from,
+                    subject=sent.subject,
+                    lead=lead.id,
+                    parent=sent.message_id,
+                ),
+            )
+        self.env.invalidate_all()
 
 
 class TestRevivalEnrollment(RevivalCommon):
@@ -262,18 +279,7 @@ class TestRevival(RevivalCommon):
     def test_a_reply_brings_the_lead_back_to_its_owner(self):
         lead = self.lose()
         self.runner("2026-11-24 18:30:00")
-        sent = self.step_mails(lead)
-        with self.at("2026-11-25 10:00:00"):
-            self.env["mail.thread"].sudo().message_process(
-                "crm.lead",
-                REPLY.format(
-                    email=lead.email_from,
-                    subject=sent.subject,
-                    lead=lead.id,
-                    parent=sent.message_id,
-                ),
-            )
-        self.env.invalidate_all()
+        self.reply(lead, "2026-11-25 10:00:00")
         self.assertTrue(lead.active)
         self.assertEqual(lead.outcome, "open")
         self.assertEqual(lead.stage_id, self.stage_qualification, "the re-entry stage")
@@ -312,6 +318,114 @@ class TestRevival(RevivalCommon):
         self.assertEqual(self.enrollment(lead).state, "revived")
         with self.assertRaises(UserError):
             lead.with_user(self.marketer).action_revive()
+
+
+class TestRevivalFigures(RevivalCommon):
+    """Per program and step: enrolled, steps run, replies, revived, won after revival and its
+    revenue (the revival report, heads of sales and marketers), and the KPI codes."""
+
+    def test_figures_per_step_and_kpis(self):
+        replied = self.lose(expected_revenue=5000)  # step 1, replies, won
+        finished = self.lose()  # steps 1 and 2
+        by_hand = self.lose()  # revived before any step
+        with self.at("2026-11-23 10:00:00"):
+            by_hand.with_user(self.marketer).action_revive()
+        self.runner("2026-11-24 18:30:00")
+        self.reply(replied, "2026-11-25 10:00:00")
+        self.runner("2026-11-27 18:30:00")
+        with self.at("2026-11-26 10:00:00"):
+            replied.with_user(self.user_salesman).action_set_won()
+        first, second = self.program.step_ids
+        self.assertEqual(self.enrollment(finished).state, "finished")
+        Report = self.env["crm.revival.report"]
+        measures = [
+            "enrolled_count:sum",
+            "sent_count:sum",
+            "replied_count:sum",
+            "revived_count:sum",
+            "won_count:sum",
+        ]
+        rows = {
+            step: tuple(figures)
+            for step, *figures in Report.with_user(self.marketer)._read_group(
+                [("program_id", "=", self.program.id)], ["step_id"], measures
+            )
+        }
+        self.assertEqual(
+            rows,
+            {
+                first: (2, 2, 1, 1, 1),  # the reply and the win count on the last step
+                second: (0, 1, 0, 0, 0),
+                Report.step_id: (1, 0, 0, 1, 0),  # no step yet: revived by hand
+            },
+        )
+        revenue = Report._read_group(
+            [("program_id", "=", self.program.id)], [], ["revenue_won:sum"]
+        )
+        self.assertEqual(revenue[0][0], 5000)
+        program = self.program.with_user(self.user_manager)
+        self.assertEqual(
+            (
+                program.enrollment_count,
+                program.sent_count,
+                program.replied_count,
+                program.revived_count,
+                program.won_count,
+            ),
+            (3, 3, 1, 2, 1),
+        )
+        # figures, not customers and not revenue, for the marketer; nothing for salespeople
+        with self.assertRaises(AccessError):
+            Report.with_user(self.marketer)._read_group([], [], ["revenue_won:sum"])
+        with self.assertRaises(AccessError):
+            Report.with_user(self.user_salesman).search([])
+        with self.assertRaises(AccessError):
+            self.program.with_user(self.user_salesman).enrollment_count  # noqa: B018
+        # a step runs once per enrollment, whatever writes
+        with self.assertRaises(IntegrityError), mute_logger("odoo.sql_db"):
+            self.env["crm.revival.delivery"].create(
+                {"enrollment_id": self.enrollment(finished).id, "step_id": first.id}
+            )
+        # the KPI codes: revived (by the day) and won after revival, per salesperson
+        with self.at("2026-11-30 10:00:00"):
+            kpis = {
+                (kpi["code"], kpi.get("key")): kpi
+                for kpi in self.team.with_user(self.user_manager).get_regulation_kpis(
+                    "2026-11-23", "2026-11-29"
+                )
+            }
+        self.assertEqual(kpis["revived", None]["value"], 2)
+        self.assertEqual(kpis["revived_won", None]["value"], 1)
+        self.assertIn("of 2 revived", kpis["revived_won", None]["denominator"])
+        # leads in revival are not in anybody's pipeline (lost: not in work)
+        self.assertEqual(self.enrollment(finished).lead_id.active, False)
+        # and in the digests, like any KPI
+        digest = self.env["digest.digest"].create(
+            {
+                "name": "Revival week",
+                "periodicity": "weekly",
+                "crm_regulation": True,
+                "crm_team_ids": [(6, 0, self.team.ids)],
+                "crm_kpi_ids": [
+                    (
+                        6,
+                        0,
+                        [
+                            self.env.ref("crm_regulation.kpi_revived").id,
+                            self.env.ref("crm_regulation.kpi_revived_won").id,
+                        ],
+                    )
+                ],
+                "user_ids": [(6, 0, self.user_manager.ids)],
+                "crm_active_since": "2026-11-02 00:00:00",
+            }
+        )
+        with self.at("2026-11-30 10:00:00"):
+            calendar = digest._crm_calendar(self.user_manager)
+            period = digest._crm_due_period(calendar, self.env.cr.now())
+            content = digest.with_context(tz=calendar.tz)._crm_content(self.user_manager, period)
+        lines = {line["code"]: line for line in content["sections"][0]["lines"]}
+        self.assertEqual((lines["revived"]["value"], lines["revived_won"]["value"]), (2, 1))
 
 
 class TestRevivalBadInput(RevivalCommon):
@@ -356,6 +470,19 @@ class TestRevivalByNewLead(RevivalCommon):
         other = self.env["crm.lead"].create({"name": "Other", "email_from": "x@example.com"})
         self.assertEqual(other.outcome, "open")
         self.assertFalse(other.duplicate_of_id)
+
+    def test_by_phone_and_to_the_team_leader_when_the_owner_left_the_team(self):
+        lead = self.lose(phone="+7 916 123-45-67")
+        self.team.member_ids -= self.user_salesman
+        with self.at("2026-11-25 10:00:00"):
+            new = (
+                self.env["crm.lead"]
+                .with_user(self.user_salesman_2)
+                .create({"name": "Call: apartment", "phone": "+7 916 123-45-67"})
+            )
+        self.assertEqual(self.enrollment(lead).state, "revived")
+        self.assertEqual(new.duplicate_of_id, lead)
+        self.assertEqual(lead.user_id, self.team.user_id, "the owner left the team")
 
     def test_x2many_commands_of_lower_roles(self):
         """The enrollments are the system's: no role writes them through the lead, and a
