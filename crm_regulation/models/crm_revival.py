@@ -209,6 +209,29 @@ class CrmRevivalStep(models.Model):
     )
     summary = fields.Char(translate=True)
 
+    @api.depends(
+        "program_id.step_ids",
+        "sequence",
+        "action",
+        "mail_template_id.name",
+        "activity_type_id.name",
+        "summary",
+    )
+    def _compute_display_name(self):
+        for step in self:
+            ids = step.program_id.step_ids.ids
+            position = ids.index(step.id) + 1 if step.id in ids else 0
+            what = (
+                step.mail_template_id.name
+                if step.action == "email"
+                else step.summary or step.activity_type_id.name
+            )
+            action = dict(step._fields["action"]._description_selection(step.env)).get(
+                step.action, ""
+            )
+            name = f"{action}: {what}" if what else action
+            step.display_name = f"{position}. {name}" if position else name
+
     @api.constrains("delay_days", "action", "mail_template_id", "activity_type_id")
     def _check_step(self):
         for step in self:

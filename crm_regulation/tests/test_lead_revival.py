@@ -3,6 +3,7 @@ from unittest.mock import patch
 from psycopg2 import IntegrityError
 
 from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
 from .watcher_common import WatcherCommon
@@ -497,3 +498,25 @@ class TestRevivalByNewLead(RevivalCommon):
                 {"step_ids": [(0, 0, {"delay_days": 1, "mail_template_id": self.template.id})]}
             )
         self.assertEqual(len(self.program.step_ids), 2)
+
+
+@tagged("post_install", "-at_install")
+class TestRevivalTours(RevivalCommon, HttpCase):
+    def test_revive_from_the_lead_form(self):
+        lead = self.lose()
+        self.start_tour(
+            f"/odoo/crm.lead/{lead.id}", "crm_regulation_revival_revive_tour", login="reg_manager"
+        )
+        self.assertEqual(self.enrollment(lead).state, "revived")
+        self.assertEqual(lead.stage_id, self.stage_qualification)
+
+    def test_a_programs_figures_per_step(self):
+        self.marketer.password = "revival_marketer"
+        self.program.name = "Tour families"
+        self.lose()
+        self.runner("2026-11-24 18:30:00")
+        self.start_tour(
+            "/odoo/action-crm_regulation.crm_revival_program_action",
+            "crm_regulation_revival_figures_tour",
+            login="revival_marketer",
+        )
