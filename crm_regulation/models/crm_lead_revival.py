@@ -213,36 +213,44 @@ class CrmLeadRevival(models.Model):
     def _revival_from_new_leads(self):
         """New leads (web form, import, API, mail gateway) of a customer in revival: the
         lead in revival comes back to work, and the new one is closed as its duplicate
-        instead of starting a second deal."""
-        # sudo: the leads in revival with the same e-mail or phone, whoever creates the new
-        # lead (the new lead is only linked to it)
-        news = self.sudo().filtered(lambda lead: lead.email_normalized or lead.phone_sanitized)
+        instead of starting a second deal. The leads in revival are searched as the
+        creator (a web form and the mail gateway create as the system; a salesperson
+        matches the leads they may read, nothing else is revived or named), in the new
+        lead's company."""
+        news = self.filtered(lambda lead: lead.email_normalized or lead.phone_sanitized)
         if not news:
             return
         emails = [email for email in news.mapped("email_normalized") if email]
         phones = [phone for phone in news.mapped("phone_sanitized") if phone]
-        # sudo: (see above) the leads in revival, matched on the new leads' e-mail and phone
-        Lead = self.env["crm.lead"].sudo().with_context(active_test=False)
-        in_revival = Lead.search(
-            [
-                ("revival_state", "in", ["running"]),
-                ("id", "not in", news.ids),
-                "|",
-                ("email_normalized", "in", emails),
-                ("phone_sanitized", "in", phones),
-            ]
+        in_revival = (
+            self.env["crm.lead"]
+            .with_context(active_test=False)
+            .search(
+                [
+                    ("revival_state", "in", ["running"]),
+                    ("id", "not in", news.ids),
+                    ("company_id", "in", [*news.company_id.ids, False]),
+                    "|",
+                    ("email_normalized", "in", emails),
+                    ("phone_sanitized", "in", phones),
+                ]
+            )
         )
         duplicate = self.env.ref("crm_regulation.lost_reason_duplicate", raise_if_not_found=False)
         for new in news:
             match = in_revival.filtered(
-                lambda lead, new=new: (
-                    new.email_normalized and lead.email_normalized == new.email_normalized
+                lambda lead, new=new: (lead.company_id == new.company_id or not lead.company_id)
+                and (
+                    (new.email_normalized and lead.email_normalized == new.email_normalized)
+                    or (new.phone_sanitized and lead.phone_sanitized == new.phone_sanitized)
                 )
-                or (new.phone_sanitized and lead.phone_sanitized == new.phone_sanitized)
             )[:1]
             if not match or match.revival_state != "running":
                 continue
             match._revival_revive()
+            # sudo: the system closes the new lead as the duplicate of the lead its creator
+            # matched (they may read it; closing may need rights a web form has not)
+            new = new.sudo()
             new.write({"duplicate_of_id": match.id})
             if duplicate:
                 new.action_set_lost(lost_reason_id=duplicate.id)
@@ -256,8 +264,12 @@ class CrmLeadRevival(models.Model):
             )
 
     def message_update(self, msg_dict, update_vals=None):
-        """A reply of the customer on a lead in revival brings it back to work."""
+        """A reply of the customer on a lead in revival brings it back to work: through the
+        mail gateway only, which routes incoming e-mails as the system (the method is public:
+        a user calling it gets Odoo's update and no revival)."""
         result = super().message_update(msg_dict, update_vals=update_vals)
+        if not self.env.su:
+            return result
         in_revival = self.with_context(active_test=False).filtered(
             lambda lead: lead.revival_state == "running"
         )
@@ -314,17 +326,24 @@ class CrmLeadRevival(models.Model):
         try:
             with self.env.cr.savepoint():
                 if step.action == "email":
+                    template = step.mail_template_id
+                    step._check_template()
+                    # what the template reads, as the user who last set up the step (the
+                    # system posts it): a field they may not read stops the enrollment
+                    author = template.with_user(step.write_uid or self.env.user)
+                    author._render_field("subject", lead.ids)
+                    author._render_field("body_html", lead.ids)
                     lead.message_post_with_source(
-                        step.mail_template_id,
-                        message_type="comment",
-                        subtype_xmlid="mail.mt_comment",
+                        template, message_type="comment", subtype_xmlid="mail.mt_comment"
                     )
                 else:
                     user = (
                         step.activity_user_id
                         if step.activity_user == "marketer"
                         else enrollment.owner_id
-                    ) or lead.team_id.user_id
+                    )
+                    if not user.active or not lead.with_user(user).has_access("read"):
+                        user = lead.team_id.user_id  # who may read the lead
                     lead.activity_schedule(
                         activity_type_id=step.activity_type_id.id,
                         user_id=user.id or self.env.uid,

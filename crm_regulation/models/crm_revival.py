@@ -132,6 +132,13 @@ class CrmRevivalProgram(models.Model):
     def _check_reentry_stage(self):
         for program in self:
             stage_teams = program.reentry_stage_id.team_ids
+            if stage_teams and not program.team_ids:
+                raise ValidationError(
+                    self.env._(
+                        "A program of every team comes back to a stage of every team, not to %s.",
+                        program.reentry_stage_id.name,
+                    )
+                )
             if stage_teams and program.team_ids - stage_teams:
                 others = ", ".join(team.name for team in program.team_ids - stage_teams)
                 raise ValidationError(
@@ -142,10 +149,31 @@ class CrmRevivalProgram(models.Model):
                     )
                 )
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        programs = super().create(vals_list)
+        programs._check_segment_as_writer()
+        return programs
+
+    def write(self, vals):
+        result = super().write(vals)
+        if "domain" in vals:
+            self._check_segment_as_writer()
+        return result
+
+    def _check_segment_as_writer(self):
+        """The segment's paths as the user who writes it (Odoo runs the constraints as the
+        system): nothing they may not read."""
+        for program in self:
+            program._segment_domain()
+
     def _segment_domain(self):
         """The program's segment: a domain of literals over leads (never evaluated as code),
-        whose paths every salesperson may read (the regulation's own check of its rules'
-        domains: no path through a protected field)."""
+        with the regulation's own check of its rules' domains (no path through a field
+        restricted to a group or that the user may not read, no other lead), and never a
+        sensitive field of the role matrix (revenue, probability, notes, ...): the system
+        tests it on every lost lead, and the enrollments, which marketers read, would tell
+        its value."""
         self.ensure_one()
         Lead = self.env["crm.lead"]
         try:
@@ -155,6 +183,13 @@ class CrmRevivalProgram(models.Model):
             domain = Domain(value)
             domain.validate(Lead)
             self.env["crm.regulation.rule"]._check_domain_paths(Lead, domain, root=True)
+            sensitive = Lead._regulation_sensitive_fields()
+            for condition in domain.optimize(Lead).iter_conditions():
+                name = condition.field_expr.split(".", 1)[0]
+                if name in sensitive:
+                    raise ValueError(
+                        self.env._("“%s” is a sensitive field of the role matrix", name)
+                    )
         except Exception as error:  # any parse or validation error, worded for the user
             raise ValidationError(
                 self.env._(
@@ -205,7 +240,13 @@ class CrmRevivalStep(models.Model):
         default="owner",
     )
     activity_user_id = fields.Many2one(
-        "res.users", string="Marketer", help="The marketer the activity is for."
+        "res.users",
+        string="Marketer",
+        domain=lambda self: [
+            ("share", "=", False),
+            ("group_ids", "in", self.env.ref("crm_regulation.group_marketer").ids),
+        ],
+        help="The marketer the activity is for.",
     )
     summary = fields.Char(translate=True)
 
@@ -232,7 +273,9 @@ class CrmRevivalStep(models.Model):
             name = f"{action}: {what}" if what else action
             step.display_name = f"{position}. {name}" if position else name
 
-    @api.constrains("delay_days", "action", "mail_template_id", "activity_type_id")
+    @api.constrains(
+        "delay_days", "action", "mail_template_id", "activity_type_id", "activity_user_id"
+    )
     def _check_step(self):
         for step in self:
             if step.delay_days < 0:
@@ -240,15 +283,42 @@ class CrmRevivalStep(models.Model):
             if step.action == "email":
                 if not step.mail_template_id:
                     raise ValidationError(self.env._("An e-mail step needs its template."))
-                if step.mail_template_id.model != "crm.lead":
-                    raise ValidationError(
-                        self.env._(
-                            "The template %s is not for leads: it cannot be sent to a lead.",
-                            step.mail_template_id.name,
-                        )
-                    )
+                step._check_template()
             if step.action == "activity" and not step.activity_type_id:
                 raise ValidationError(self.env._("An activity step needs its activity type."))
+            marketer = step.activity_user_id
+            if marketer and (
+                marketer.share or not marketer.has_group("crm_regulation.group_marketer")
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "%s is not a marketer: the activity is for a marketer.", marketer.name
+                    )
+                )
+
+    def _check_template(self):
+        """A step's e-mail goes to the lead's customer only, as the lead's message: a
+        template of leads, to their default recipients, without reports (a report renders
+        records of its own model). Checked at save and again when the step runs (the
+        template may change meanwhile)."""
+        template = self.mail_template_id
+        problem = None
+        if template.model != "crm.lead":
+            problem = self.env._("it is not for leads")
+        elif template.report_template_ids:
+            problem = self.env._("it attaches reports")
+        elif template.email_to or template.partner_to or template.email_cc:
+            problem = self.env._("it has recipients of its own (To, Cc)")
+        elif not template.use_default_to:
+            problem = self.env._("it is not sent to the lead's default recipients")
+        if problem:
+            raise ValidationError(
+                self.env._(
+                    "The template %(template)s cannot be a revival step: %(problem)s.",
+                    template=template.name,
+                    problem=problem,
+                )
+            )
 
     def _next_run(self, calendar, start):
         """When this step runs: ``delay_days`` business days of ``calendar`` (its hours per

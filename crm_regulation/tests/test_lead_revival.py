@@ -6,6 +6,8 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
+from odoo.addons.mail.tests.common import mail_new_test_user
+
 from .watcher_common import WatcherCommon
 
 
@@ -476,10 +478,9 @@ class TestRevivalByNewLead(RevivalCommon):
         lead = self.lose(phone="+7 916 123-45-67")
         self.team.member_ids -= self.user_salesman
         with self.at("2026-11-25 10:00:00"):
-            new = (
-                self.env["crm.lead"]
-                .with_user(self.user_salesman_2)
-                .create({"name": "Call: apartment", "phone": "+7 916 123-45-67"})
+            # a web form or a call-tracking integration, as the system
+            new = self.env["crm.lead"].create(
+                {"name": "Call: apartment", "phone": "+7 916 123-45-67"}
             )
         self.assertEqual(self.enrollment(lead).state, "revived")
         self.assertEqual(new.duplicate_of_id, lead)
@@ -498,6 +499,131 @@ class TestRevivalByNewLead(RevivalCommon):
                 {"step_ids": [(0, 0, {"delay_days": 1, "mail_template_id": self.template.id})]}
             )
         self.assertEqual(len(self.program.step_ids), 2)
+
+
+class TestRevivalAttacks(RevivalCommon):
+    """What the attack review of the revival program found, refused."""
+
+    def test_only_the_mail_gateway_revives_by_a_reply(self):
+        lead = self.lose()
+        portal = mail_new_test_user(self.env, login="revival_portal", groups="base.group_portal")
+        for user in (portal, self.user_salesman_2, self.user_salesman):
+            try:
+                self.env["crm.lead"].with_user(user).browse(lead.id).message_update({})
+            except AccessError:
+                pass
+            self.assertEqual(self.enrollment(lead).state, "running", user.login)
+
+    def test_segments_never_read_sensitive_fields(self):
+        Program = self.env["crm.revival.program"]
+        values = {"name": "Rich", "reentry_stage_id": self.stage_new.id}
+        for user in (self.marketer, self.user_manager):
+            for domain in ("[('expected_revenue', '>', 1)]", "[('description', 'ilike', 'x')]"):
+                with self.assertRaises(ValidationError, msg=(user.login, domain)):
+                    Program.with_user(user).create(dict(values, domain=domain))
+            with self.assertRaises(ValidationError, msg=user.login):
+                self.program.with_user(user).domain = "[('probability', '>', 50)]"
+
+    def test_templates_of_steps(self):
+        Template = self.env["mail.template"]
+        lead_model = self.env["ir.model"]._get_id("crm.lead")
+        report = self.env["ir.actions.report"].search([], limit=1)
+        step = self.program.step_ids[0]
+        for bad in (
+            {"report_template_ids": [(6, 0, report.ids)]},
+            {"email_to": "attacker@example.com"},
+            {"partner_to": str(self.user_manager.partner_id.id)},
+            {"use_default_to": False},
+        ):
+            template = Template.create({"name": "Bad", "model_id": lead_model, **bad})
+            with self.assertRaises(ValidationError, msg=bad):
+                step.mail_template_id = template
+        # what the template reads, as the one who set up the step: a marketer does not read
+        # the revenue, so the step stops instead of posting it in the chatter
+        revenue = Template.create(
+            {
+                "name": "Revenue",
+                "model_id": lead_model,
+                "use_default_to": True,
+                "subject": "Offer",
+                "body_html": "<p>Revenue: <t t-out='object.expected_revenue'/></p>",
+            }
+        )
+        step.with_user(self.marketer).mail_template_id = revenue
+        lead = self.lose(expected_revenue=987654)
+        with mute_logger("odoo.addons.crm_regulation.models.crm_lead_revival"):
+            self.runner("2026-11-24 18:30:00")
+        self.assertEqual(self.enrollment(lead).state, "stopped")
+        self.assertFalse(lead.message_ids.filtered(lambda m: "987654" in str(m.body)))
+        # a template turned to another model after it was chosen: stopped when it runs
+        plain = Template.create(
+            {"name": "Plain", "model_id": lead_model, "use_default_to": True, "subject": "Hi"}
+        )
+        step.mail_template_id = plain
+        other = self.lose()
+        plain.model_id = self.env["ir.model"]._get_id("res.partner")
+        with mute_logger("odoo.addons.crm_regulation.models.crm_lead_revival"):
+            self.runner("2026-11-24 18:30:00")
+        self.assertEqual(self.enrollment(other).state, "stopped")
+        self.assertIn("not for leads", self.enrollment(other).stop_reason)
+
+    def test_a_new_lead_revives_only_what_its_creator_may_read(self):
+        lead = self.lose()
+        outsider = mail_new_test_user(
+            self.env,
+            login="revival_outsider",
+            groups="crm_regulation.group_salesperson",
+        )
+        self.env["crm.team"].create({"name": "Other team", "member_ids": [(6, 0, outsider.ids)]})
+        new = (
+            self.env["crm.lead"]
+            .with_user(outsider)
+            .create({"name": "Mine", "email_from": lead.email_from})
+        )
+        self.assertEqual(self.enrollment(lead).state, "running")
+        self.assertFalse(new.sudo().duplicate_of_id)
+        self.assertEqual(new.sudo().outcome, "open")
+        # another company's new lead (as the system: a web form) leaves it alone too
+        company = self.env["res.company"].create({"name": "Other company"})
+        self.env["crm.lead"].create(
+            {"name": "Theirs", "email_from": lead.email_from, "company_id": company.id}
+        )
+        self.assertEqual(self.enrollment(lead).state, "running")
+
+    def test_heads_of_sales_edit_their_teams_programs_only(self):
+        head = mail_new_test_user(
+            self.env, login="revival_head", groups="crm_regulation.group_head_of_sales"
+        )
+        team = self.env["crm.team"].create({"name": "Head's team", "user_id": head.id})
+        stage = self.env["crm.stage"].create({"name": "Head's stage", "team_ids": team.ids})
+        with self.assertRaises(AccessError):
+            self.program.with_user(head).name = "Mine now"
+        with self.assertRaises(AccessError):
+            self.program.step_ids[0].with_user(head).delay_days = 0
+        Program = self.env["crm.revival.program"].with_user(head)
+        with self.assertRaises(ValidationError):
+            Program.create({"name": "Everyone's", "reentry_stage_id": stage.id})
+        with self.assertRaises(AccessError):
+            Program.create(
+                {
+                    "name": "Theirs",
+                    "team_ids": self.team.ids,
+                    "reentry_stage_id": self.stage_new.id,
+                }
+            )
+        own = Program.create(
+            {"name": "Own", "team_ids": [(6, 0, team.ids)], "reentry_stage_id": stage.id}
+        )
+        own.name = "Own, renamed"
+        self.assertEqual(self.program.with_user(head).name, "Families", "read, not edited")
+
+    def test_activities_for_marketers_only(self):
+        step = self.program.step_ids[1]
+        portal = mail_new_test_user(self.env, login="revival_portal_2", groups="base.group_portal")
+        for user in (portal, self.user_salesman_2):
+            with self.assertRaises(ValidationError, msg=user.login):
+                step.write({"activity_user": "marketer", "activity_user_id": user.id})
+        step.write({"activity_user": "marketer", "activity_user_id": self.marketer.id})
 
 
 @tagged("post_install", "-at_install")
