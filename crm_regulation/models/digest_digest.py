@@ -818,6 +818,23 @@ class DigestDigest(models.Model):
         units = {"percent": "%", "hours": self.env._("h"), "days": self.env._("d")}
         if sections:
             units["currency"] = sections[0]["currency"].name
+        summary_rows = [
+            (
+                section["name"],
+                line["name"],
+                None if line["no_data"] else line["value"],
+                units.get(line["unit"], ""),
+                line["previous"],
+                line["change"],
+                {True: self.env._("good"), False: self.env._("bad")}.get(line["good"], ""),
+                line["target"],
+                line["share"],
+                line.get("status_text", ""),
+                line["why_text"],
+            )
+            for section in sections
+            for line in section["lines"]
+        ]
         summary = Sheet(
             self.env._("Summary"),
             [
@@ -833,24 +850,19 @@ class DigestDigest(models.Model):
                 Column(self.env._("Plan status"), "text"),
                 Column(self.env._("Why"), "text", 50),
             ],
-            [
-                (
-                    section["name"],
-                    line["name"],
-                    None if line["no_data"] else line["value"],
-                    units.get(line["unit"], ""),
-                    line["previous"],
-                    line["change"],
-                    {True: self.env._("good"), False: self.env._("bad")}.get(line["good"], ""),
-                    line["target"],
-                    line["share"],
-                    line.get("status_text", ""),
-                    line["why_text"],
-                )
-                for section in sections
-                for line in section["lines"]
-            ],
+            summary_rows,
         )
+        funnel_rows = [
+            (
+                section["name"],
+                kpi["name"],
+                kpi["base"] or 0,
+                (kpi["value"] or 0.0) / 100.0,
+                (kpi["previous"] or 0.0) / 100.0,
+            )
+            for section in sections
+            for kpi in section["funnel"]
+        ]
         funnel = Sheet(
             self.env._("Funnel"),
             [
@@ -860,17 +872,7 @@ class DigestDigest(models.Model):
                 Column(self.env._("Conversion"), "percent"),
                 Column(self.env._("Previous conversion"), "percent"),
             ],
-            [
-                (
-                    section["name"],
-                    kpi["name"],
-                    kpi["base"] or 0,
-                    (kpi["value"] or 0.0) / 100.0,
-                    (kpi["previous"] or 0.0) / 100.0,
-                )
-                for section in sections
-                for kpi in section["funnel"]
-            ],
+            funnel_rows,
         )
         labels = dict(self.env["crm.kpi.target"]._fields["kpi_code"]._description_selection(env))
         codes = list(dict.fromkeys(c for section in sections for c in section["people_codes"]))
