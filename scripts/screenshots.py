@@ -116,7 +116,9 @@ def main():
     parser.add_argument("--db", default="crm_regulation_demo")
     parser.add_argument("--login", default="admin")
     parser.add_argument("--password", default="admin")
-    parser.add_argument("--only", choices=["digest"], help="only the sales digest's shots")
+    parser.add_argument(
+        "--only", choices=["digest", "revival"], help="only the digest's or the revival's shots"
+    )
     args = parser.parse_args()
 
     session = requests.Session()
@@ -153,6 +155,10 @@ def main():
     browser = Browser()
     try:
         browser.use_session(session)
+        if args.only in (None, "revival"):
+            shoot_revival(browser, rpc, args.url)
+        if args.only == "revival":
+            return
         shoot_digest(browser, rpc, args.url, args.db)
         if args.only == "digest":
             return
@@ -251,6 +257,26 @@ def main():
         )
     finally:
         browser.close()
+
+
+def shoot_revival(browser, rpc, url):
+    """The revival program: the demo's family program (its segment and steps, its figures)
+    and the revival report per program and step."""
+    program_ids = rpc(
+        "crm.revival.program", "search", [("name", "=", "Families with a mortgage")], limit=1
+    )
+    if program_ids:
+        browser.shot(
+            f"{url}/odoo/action-crm_regulation.crm_revival_program_action/{program_ids[0]}",
+            OUT / "screenshot_revival_program.png",
+        )
+    browser.shot(
+        f"{url}/odoo/action-crm_regulation.crm_revival_report_action",
+        OUT / "screenshot_revival_report.png",
+        # every enrollment of the demo, whenever it entered
+        script="document.querySelectorAll('.o_searchview .o_facet_remove')"
+        ".forEach((e) => e.click())",
+    )
 
 
 def shoot_digest(browser, rpc, url, db):

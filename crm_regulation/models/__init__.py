@@ -32,6 +32,7 @@ from . import (
     ir_rule,
     mail_activity,
     mail_message,
+    mail_thread,
     mail_tracking_value,
     res_company,
     res_config_settings,

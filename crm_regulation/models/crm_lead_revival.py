@@ -19,6 +19,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from .caller_values import sudo_clean
+from .mail_thread import GATEWAY_TRUSTED
 from .watcher_batches import run_locked_batches
 
 _logger = logging.getLogger(__name__)
@@ -217,6 +218,8 @@ class CrmLeadRevival(models.Model):
         creator (a web form and the mail gateway create as the system; a salesperson
         matches the leads they may read, nothing else is revived or named), in the new
         lead's company."""
+        if self.env.context.get(GATEWAY_TRUSTED) is False:
+            return  # an e-mail fed to the gateway by a user: it creates as the system
         news = self.filtered(lambda lead: lead.email_normalized or lead.phone_sanitized)
         if not news:
             return
@@ -265,10 +268,10 @@ class CrmLeadRevival(models.Model):
 
     def message_update(self, msg_dict, update_vals=None):
         """A reply of the customer on a lead in revival brings it back to work: through the
-        mail gateway only, which routes incoming e-mails as the system (the method is public:
-        a user calling it gets Odoo's update and no revival)."""
+        mail gateway only, fed by the system (mail_thread.GATEWAY_TRUSTED; both methods are
+        public: a user calling either gets Odoo's update and no revival)."""
         result = super().message_update(msg_dict, update_vals=update_vals)
-        if not self.env.su:
+        if not (self.env.su and self.env.context.get(GATEWAY_TRUSTED)):
             return result
         in_revival = self.with_context(active_test=False).filtered(
             lambda lead: lead.revival_state == "running"
@@ -328,11 +331,11 @@ class CrmLeadRevival(models.Model):
                 if step.action == "email":
                     template = step.mail_template_id
                     step._check_template()
-                    # what the template reads, as the user who last set up the step (the
+                    # what the template reads, as the user who chose it for the step (the
                     # system posts it): a field they may not read stops the enrollment
-                    author = template.with_user(step.write_uid or self.env.user)
-                    author._render_field("subject", lead.ids)
-                    author._render_field("body_html", lead.ids)
+                    chooser = template.with_user(step.template_user_id or self.env.user)
+                    for fname in ("subject", "body_html", "email_from", "reply_to"):
+                        chooser._render_field(fname, lead.ids)
                     lead.message_post_with_source(
                         template, message_type="comment", subtype_xmlid="mail.mt_comment"
                     )

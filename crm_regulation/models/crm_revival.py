@@ -159,6 +159,10 @@ class CrmRevivalProgram(models.Model):
         result = super().write(vals)
         if "domain" in vals:
             self._check_segment_as_writer()
+        if "team_ids" in vals:
+            # Odoo checks the record rules before a write: a head of sales may not take
+            # their program to another team, or to every team, by the write itself
+            self.check_access("write")
         return result
 
     def _check_segment_as_writer(self):
@@ -249,6 +253,29 @@ class CrmRevivalStep(models.Model):
         help="The marketer the activity is for.",
     )
     summary = fields.Char(translate=True)
+    template_user_id = fields.Many2one(
+        "res.users",
+        string="Template Chosen By",
+        readonly=True,
+        help="The step's e-mail is first rendered as this user: it reads nothing they may not.",
+    )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        vals_list = [
+            dict(vals, template_user_id=self.env.uid if vals.get("mail_template_id") else False)
+            for vals in vals_list
+        ]
+        return super().create(vals_list)
+
+    def write(self, vals):
+        vals = {key: value for key, value in vals.items() if key != "template_user_id"}
+        if "mail_template_id" in vals:
+            vals["template_user_id"] = self.env.uid
+        result = super().write(vals)
+        if "program_id" in vals:
+            self.check_access("write")  # (see the program's write)
+        return result
 
     @api.depends(
         "program_id.step_ids",

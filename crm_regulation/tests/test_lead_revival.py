@@ -511,6 +511,24 @@ class TestRevivalAttacks(RevivalCommon):
             self.env["crm.lead"].with_user(user).browse(lead.id).message_update({})
             self.assertEqual(self.enrollment(lead).state, "running", user.login)
 
+    def test_an_e_mail_fed_to_the_gateway_by_a_user_revives_nothing(self):
+        """Odoo lets every user call the gateway's entry point over RPC; it routes as the
+        system. A reply or a new lead fed that way revives nothing."""
+        lead = self.lose()
+        self.runner("2026-11-24 18:30:00")
+        sent = self.step_mails(lead)
+        reply = REPLY.format(
+            email=lead.email_from, subject=sent.subject, lead=lead.id, parent=sent.message_id
+        )
+        Thread = self.env["mail.thread"].with_user(self.user_salesman_2)
+        Thread.with_context(crm_regulation_gateway_trusted=True).message_process(
+            "crm.lead", reply, thread_id=lead.id
+        )
+        self.assertEqual(self.enrollment(lead).state, "running", "a reply")
+        new_lead = reply.replace("In-Reply-To", "X-Old").replace("References", "X-Old-Ref")
+        Thread.message_process("crm.lead", new_lead.replace("revival-reply", "revival-new"))
+        self.assertEqual(self.enrollment(lead).state, "running", "a new lead")
+
     def test_segments_never_read_sensitive_fields(self):
         Program = self.env["crm.revival.program"]
         values = {"name": "Rich", "reentry_stage_id": self.stage_new.id}
@@ -547,6 +565,8 @@ class TestRevivalAttacks(RevivalCommon):
             }
         )
         step.with_user(self.marketer).mail_template_id = revenue
+        step.delay_days = 2  # an administrator's later edit: the marketer chose the template
+        self.assertEqual(step.template_user_id, self.marketer)
         lead = self.lose(expected_revenue=987654)
         with mute_logger("odoo.addons.crm_regulation.models.crm_lead_revival"):
             self.runner("2026-11-24 18:30:00")
@@ -613,6 +633,19 @@ class TestRevivalAttacks(RevivalCommon):
         )
         own.name = "Own, renamed"
         self.assertEqual(self.program.with_user(head).name, "Families", "read, not edited")
+        # nor by the write itself: to another team, to every team, a step into another program
+        own.reentry_stage_id = self.env["crm.stage"].create({"name": "Every team's"})
+        for command in ((4, self.team.id), (5,)):
+            with self.assertRaises(AccessError, msg=command):
+                own.write({"team_ids": [command]})
+        step = (
+            self.env["crm.revival.step"]
+            .with_user(head)
+            .create({"program_id": own.id, "action": "activity", "activity_type_id": self.call.id})
+        )
+        with self.assertRaises(AccessError):
+            step.program_id = self.program
+        self.assertEqual(own.sudo().team_ids, team)
 
     def test_activities_for_marketers_only(self):
         step = self.program.step_ids[1]
