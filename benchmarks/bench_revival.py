@@ -14,6 +14,8 @@ revival program with two steps (an e-mail, then an activity), written with set-b
    runner's 100 steps on them (time and queries);
 3. one runner pass over the whole due set (the cron's batches, committed): time, ms per step;
 4. a second pass right after, which finds nothing;
+5. the program's figures (the revival report under the record rules) as the system and as
+   the team's head of sales, against raw SQL sums of the enrollments;
 
 and the invariants: every due enrollment advanced exactly once (one e-mail each, none twice).
 """
@@ -270,6 +272,46 @@ def main():
         print(
             f"invariants: {once:,} enrollments advanced once, {twice} twice, "
             f"{doubled} leads e-mailed twice"
+        )
+        # the figures of the program (the revival report's _read_group under the record
+        # rules) as the system and as the team's head of sales, against raw SQL sums
+        program = env["crm.revival.program"].browse(program.id)
+        team = env["crm.team"].browse(team.id)
+        head = env["res.users"].search([("login", "=", "revival_bench_head")])
+        if not head:
+            head = (
+                env["res.users"]
+                .with_context(no_reset_password=True)
+                .create(
+                    {
+                        "name": "Revival Bench Head",
+                        "login": "revival_bench_head",
+                        "group_ids": [(4, env.ref("crm_regulation.group_head_of_sales").id)],
+                    }
+                )
+            )
+            team.user_id = head
+            cr.commit()
+        raw_figures = SQL(
+            """SELECT count(*), sum(e.steps_done), count(*) FILTER (WHERE e.state = 'revived')
+                 FROM crm_revival_enrollment e WHERE e.program_id = %s""",
+            program.id,
+        )
+        raw_ms = median_ms(lambda: cr.execute(raw_figures), rounds=3)
+
+        def figures(user):
+            record = program.with_user(user)
+            record.invalidate_recordset()
+            return (record.enrollment_count, record.sent_count, record.revived_count)
+
+        system_ms = median_ms(lambda: figures(env.user), rounds=3)
+        head_ms = median_ms(lambda: figures(head), rounds=3)
+        cr.execute(raw_figures)
+        raw_values = cr.fetchone()
+        print(
+            f"the program's figures {figures(env.user)} (raw {raw_values}): as the system "
+            f"{system_ms:.0f} ms, as the head of sales {head_ms:.0f} ms, raw SQL sums "
+            f"{raw_ms:.0f} ms ({system_ms / raw_ms:.1f}x, {head_ms / raw_ms:.1f}x)"
         )
 
 
