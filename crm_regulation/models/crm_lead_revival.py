@@ -280,6 +280,38 @@ class CrmLeadRevival(models.Model):
             in_revival._revival_revive(replied=True)
         return result
 
+    @api.model
+    def _revival_backfill_deliveries(self):
+        """Upgrade from 19.0.1.9.0: a row per step already run (the k-th step of its program
+        by today's order, dated when the enrollment was last written: the dates of the runs
+        were not kept), and the template's chooser of the e-mail steps (their last writer).
+        Idempotent: enrollments that have rows are left alone."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            INSERT INTO crm_revival_delivery (enrollment_id, step_id, position, date,
+                                              create_uid, create_date, write_uid, write_date)
+            SELECT e.id, s.id, s.rank, COALESCE(e.write_date, e.date_enrolled),
+                   %(uid)s, now() AT TIME ZONE 'UTC', %(uid)s, now() AT TIME ZONE 'UTC'
+              FROM crm_revival_enrollment e
+              JOIN (SELECT id, program_id,
+                           row_number() OVER (PARTITION BY program_id ORDER BY sequence, id)
+                               AS rank
+                      FROM crm_revival_step) s
+                ON s.program_id = e.program_id AND s.rank <= e.steps_done
+             WHERE NOT EXISTS (SELECT 1 FROM crm_revival_delivery d WHERE d.enrollment_id = e.id)
+            ON CONFLICT DO NOTHING
+            """,
+            {"uid": self.env.uid},
+        )
+        self.env.cr.execute(
+            """
+            UPDATE crm_revival_step SET template_user_id = write_uid
+             WHERE mail_template_id IS NOT NULL AND template_user_id IS NULL
+            """
+        )
+        self.env.invalidate_all()
+
     # ------------------------------------------------------------
     # The runner
     # ------------------------------------------------------------

@@ -1,3 +1,5 @@
+import importlib.util
+from pathlib import Path
 from unittest.mock import patch
 
 from psycopg2 import IntegrityError
@@ -499,6 +501,33 @@ class TestRevivalByNewLead(RevivalCommon):
                 {"step_ids": [(0, 0, {"delay_days": 1, "mail_template_id": self.template.id})]}
             )
         self.assertEqual(len(self.program.step_ids), 2)
+
+
+class TestRevivalUpgrade(RevivalCommon):
+    def test_upgrade_fills_the_steps_already_run(self):
+        """From 19.0.1.9.0: the steps run before the figures per step existed."""
+        lead = self.lose()
+        self.runner("2026-11-24 18:30:00")
+        self.runner("2026-11-27 18:30:00")
+        enrollment = self.enrollment(lead)
+        self.assertEqual(enrollment.steps_done, 2)
+        self.env.flush_all()
+        self.env.cr.execute(
+            "DELETE FROM crm_revival_delivery WHERE enrollment_id = %s", [enrollment.id]
+        )
+        self.env.cr.execute("UPDATE crm_revival_step SET template_user_id = NULL")
+        path = Path(__file__).parents[1] / "migrations" / "19.0.1.10.0" / "post-migration.py"
+        spec = importlib.util.spec_from_file_location("revival_migration", path)
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        for _run in range(2):  # twice: nothing doubled
+            migration.migrate(self.env.cr, "19.0.1.9.0")
+            deliveries = self.env["crm.revival.delivery"].search(
+                [("enrollment_id", "=", enrollment.id)], order="position"
+            )
+            self.assertEqual(deliveries.mapped("position"), [1, 2])
+            self.assertEqual(deliveries.step_id, self.program.step_ids)
+        self.assertEqual(self.program.step_ids[0].template_user_id, self.env.user)
 
 
 class TestRevivalAttacks(RevivalCommon):
