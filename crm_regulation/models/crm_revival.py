@@ -17,6 +17,12 @@ from odoo.fields import Domain
 
 from .business_clock import business_moment, clock_for
 
+ENROLLMENT_STATES = [
+    ("running", "Running"),
+    ("revived", "Revived"),
+    ("finished", "Finished"),
+    ("stopped", "Stopped"),
+]
 # who reads the program's figures (the revival report)
 REVIVAL_FIGURES = (
     "crm_regulation.group_marketer,crm_regulation.group_head_of_sales,sales_team.group_sale_manager"
@@ -374,12 +380,7 @@ class CrmRevivalEnrollment(models.Model):
     steps_done = fields.Integer(readonly=True)
     next_run = fields.Datetime(readonly=True)
     state = fields.Selection(
-        [
-            ("running", "Running"),
-            ("revived", "Revived"),
-            ("finished", "Finished"),
-            ("stopped", "Stopped"),
-        ],
+        ENROLLMENT_STATES,
         required=True,
         default="running",
         readonly=True,

@@ -1,6 +1,8 @@
 from odoo import fields, models
 from odoo.tools import SQL
 
+from ..models.crm_revival import ENROLLMENT_STATES
+
 
 class CrmRevivalReport(models.Model):
     """The revival program's figures per program and step: one row per step run for an
@@ -46,15 +48,7 @@ class CrmRevivalReport(models.Model):
         readonly=True, help="When the step ran (when the lead was enrolled: no step yet)."
     )
     date_enrolled = fields.Datetime(string="Enrolled On", readonly=True)
-    state = fields.Selection(
-        [
-            ("running", "Running"),
-            ("revived", "Revived"),
-            ("finished", "Finished"),
-            ("stopped", "Stopped"),
-        ],
-        readonly=True,
-    )
+    state = fields.Selection(ENROLLMENT_STATES, readonly=True)
     enrolled_count = fields.Integer(string="Enrolled", readonly=True)
     sent_count = fields.Integer(string="Steps Run", readonly=True)
     replied_count = fields.Integer(string="Replies", readonly=True)
