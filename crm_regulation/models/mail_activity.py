@@ -1,8 +1,24 @@
 """Activity plans and types the regulation names (a stage's tasks on entry, the done
 activities a rule requires): deleting one clears the cached regulation, which would
-otherwise keep its id."""
+otherwise keep its id.
+
+Colleagues' tasks (the role matrix): below head of sales, nobody edits, reschedules, marks
+done or deletes an activity of a lead assigned to someone else, even on a lead they may
+write; the escalations of the regulation (SLA, qualification) are closed by their assignee
+only, whoever they are. The system (crons, the regulation's own paths) is not limited."""
 
 from odoo import models
+from odoo.exceptions import AccessError
+
+# the regulation's escalations: closed by their assignee only
+ESCALATION_TYPES = (
+    "crm_regulation.mail_activity_type_sla",
+    "crm_regulation.mail_activity_type_qualify",
+)
+# who changes the tasks of others on leads (with the rights on the leads)
+TASK_MANAGERS = "crm_regulation.group_head_of_sales,sales_team.group_sale_manager"
+# a merge of leads moves the activities of the merged leads: not a change of the task
+MOVE_FIELDS = frozenset({"res_id"})
 
 
 class CrmRegulationNamedMixin(models.AbstractModel):
@@ -36,3 +52,55 @@ class MailActivityType(models.Model):
 
     def _regulation_named_ids(self, regulation):
         return regulation.activity_type_ids()
+
+
+class MailActivity(models.Model):
+    _inherit = "mail.activity"
+
+    def write(self, vals):
+        if not MOVE_FIELDS.issuperset(vals):
+            self._regulation_check_tasks()
+        return super().write(vals)
+
+    def unlink(self):
+        self._regulation_check_tasks()
+        return super().unlink()
+
+    def _regulation_check_tasks(self):
+        """Refuse changing or closing the activities of others (see the module's doc)."""
+        if self.env.su or not self:
+            return
+        # sudo: the assignee, document and type of the activities the user changes
+        others = self.sudo().filtered(lambda a: a.user_id and a.user_id.id != self.env.uid)
+        if not others:
+            return
+        escalation_types = [
+            type_.id
+            for xmlid in ESCALATION_TYPES
+            if (type_ := self.env.ref(xmlid, raise_if_not_found=False))
+        ]
+        escalation = others.filtered(lambda a: a.activity_type_id.id in escalation_types)[:1]
+        if escalation:
+            raise AccessError(
+                self.env._(
+                    "Only %(user)s, to whom the escalation “%(summary)s” is assigned, closes "
+                    "or changes it.",
+                    user=escalation.user_id.name,
+                    summary=escalation.summary or escalation.activity_type_id.name,
+                )
+            )
+        on_leads = others.filtered(lambda a: a.res_model == "crm.lead")[:1]
+        Users = self.env["res.users"]
+        if (
+            on_leads
+            and Users._crm_regulation_governed()
+            and not Users._crm_regulation_holds(TASK_MANAGERS)
+        ):
+            raise AccessError(
+                self.env._(
+                    "The activity “%(summary)s” is assigned to %(user)s: only they or a head of "
+                    "sales change, reschedule, mark done or delete it.",
+                    summary=on_leads.summary or on_leads.activity_type_id.name,
+                    user=on_leads.user_id.name,
+                )
+            )

@@ -2,6 +2,7 @@
 # what pytest runs (scripts/test.sh fails when one is missing here).
 from . import (
     test_access_control,
+    test_activity_tasks,
     test_kpi_dashboard,
     test_kpi_digest,
     test_kpi_engine,

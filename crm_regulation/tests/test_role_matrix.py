@@ -138,17 +138,22 @@ class TestRoleMatrix(RoleMatrixCommon):
             for operation in OPERATIONS:
                 cells = [SYMBOLS[c] for c in observed[role][operation].split()]
                 lines.append(f"| {name} | {operation} | " + " | ".join(cells) + " |")
-        table = "\n".join(lines)
-        text = README.read_text(encoding="utf-8") if README.exists() else ""
-        block = f"{MARKERS[0]}\n{table}\n{MARKERS[1]}"
-        if os.environ.get("CRM_REGULATION_WRITE_MATRIX"):
-            text = re.sub(
-                re.escape(MARKERS[0]) + ".*?" + re.escape(MARKERS[1]), block, text, flags=re.S
-            )
-            README.write_text(text, encoding="utf-8")
-        if README.exists():
-            self.assertTrue(
-                block in text,
-                "README's role matrix differs from the enforced one; run the test with "
-                "CRM_REGULATION_WRITE_MATRIX=1 to rewrite it:\n" + table,
-            )
+        write_readme_block(self, MARKERS, "\n".join(lines))
+
+
+def write_readme_block(test, markers, table):
+    """Assert that README shows ``table`` between ``markers`` (CRM_REGULATION_WRITE_MATRIX=1
+    rewrites it there first)."""
+    text = README.read_text(encoding="utf-8") if README.exists() else ""
+    block = f"{markers[0]}\n{table}\n{markers[1]}"
+    if os.environ.get("CRM_REGULATION_WRITE_MATRIX"):
+        text = re.sub(
+            re.escape(markers[0]) + ".*?" + re.escape(markers[1]), block, text, flags=re.S
+        )
+        README.write_text(text, encoding="utf-8")
+    if README.exists():
+        test.assertTrue(
+            block in text,
+            "README's role matrix differs from the enforced one; run the test with "
+            "CRM_REGULATION_WRITE_MATRIX=1 to rewrite it:\n" + table,
+        )
