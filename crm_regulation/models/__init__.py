@@ -14,6 +14,7 @@ from . import (
     crm_lead_access,
     crm_revival,
     crm_lead_revival,
+    crm_lead_handover,
     crm_access_request,
     crm_lead_stage_history,
     crm_kpi_target,

@@ -281,6 +281,23 @@ class CrmLeadRevival(models.Model):
         return result
 
     @api.model
+    def _revival_hand_over(self, leaver, target=None):
+        """A leaver's running enrollments (crm_lead_handover.py), on the leads the caller may
+        write: to ``target`` where they are in the lead's team, else its team leader (who
+        gets the lead when the customer comes back)."""
+        # sudo: the enrollments are the system's; only those of leads the caller may write
+        enrollments = (
+            self.env["crm.revival.enrollment"]
+            .sudo()
+            .search([("owner_id", "=", leaver.id), ("state", "=", "running")])
+        )
+        writable = enrollments.lead_id.with_env(self.env)._filtered_access("write")
+        for enrollment in enrollments.filtered(lambda e: e.lead_id in writable):
+            team = enrollment.lead_id.team_id
+            takes = target and team and target in team.member_ids | team.user_id
+            enrollment.owner_id = target if takes else team.user_id
+
+    @api.model
     def _revival_backfill_deliveries(self):
         """Upgrade from 19.0.1.9.0: a row per step already run (the k-th step of its program
         by today's order, dated when the enrollment was last written: the dates of the runs

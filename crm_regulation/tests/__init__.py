@@ -11,6 +11,7 @@ from . import (
     test_kpi_workbook,
     test_lead_duplicates,
     test_lead_first_contact,
+    test_lead_handover,
     test_lead_outcome,
     test_lead_qualification,
     test_lead_regulation,

@@ -1,1 +1,1 @@
-from . import crm_lead_lost, crm_lead_restore
+from . import crm_lead_lost, crm_lead_restore, crm_regulation_handover
