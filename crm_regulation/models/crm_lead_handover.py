@@ -16,7 +16,7 @@ HANDOVER_GROUPS = "crm_regulation.group_head_of_sales,sales_team.group_sale_mana
 
 
 class CrmLeadHandover(models.Model):
-    _inherit = "crm.lead"
+    _inherit = "crm.lead"  # pylint: disable=consider-merging-classes-inherited
 
     @api.model
     def _regulation_hand_over(self, leaver, target=None):

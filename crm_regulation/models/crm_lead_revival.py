@@ -32,7 +32,7 @@ REVIVAL_GROUPS = (
 
 
 class CrmLeadRevival(models.Model):
-    _inherit = "crm.lead"
+    _inherit = "crm.lead"  # pylint: disable=consider-merging-classes-inherited
 
     revival_enrollment_ids = fields.One2many(
         "crm.revival.enrollment", "lead_id", string="Revival Enrollments"
