@@ -287,6 +287,12 @@ class CrmLead(models.Model):
             tails.sudo().unlink()  # sudo: as Odoo's merge (kept by unlink below when refused)
         return head
 
+    def _merge_dependences(self, opportunities):
+        # sudo: the merged leads' tasks (everyone's, escalations too) go to the kept lead
+        # with them, as the system; the merge checked the user's right to edit every lead
+        opportunities.sudo().activity_ids.write({"res_id": self.id})
+        return super()._merge_dependences(opportunities)
+
     def unlink(self):
         merged = flagged(self.env, MERGED)
         kept = self.browse(lead_id for lead_id in self.ids if lead_id in merged)

@@ -26,12 +26,30 @@ class CrmLeadHandover(models.Model):
             raise AccessError(self.env._("Only heads of sales hand a salesperson's work over."))
         if target and target == leaver:
             raise UserError(self.env._("Hand the work over to someone else than the leaver."))
-        leads = self.search([("user_id", "=", leaver.id), ("outcome", "=", "open")])
+        if target and not (
+            target.active
+            and not target.share
+            and target.has_group("sales_team.group_sale_salesman")
+        ):
+            raise UserError(
+                self.env._("%s does not sell: hand the work over to a salesperson.", target.name)
+            )
+        domain = [("user_id", "=", leaver.id), ("outcome", "=", "open")]
+        Users = self.env["res.users"]
+        if not Users._crm_regulation_holds("sales_team.group_sale_manager"):
+            # a head of sales: their teams and sub-teams only, whatever other role adds
+            domain.append(("team_id", "in", list(Users._crm_regulation_head_team_ids())))
+        leads = self.search(domain)
         leads.check_access("write")
         by_owner = defaultdict(lambda: self.browse())
         for lead in leads:
             team = lead.team_id
-            takes = target and team and target in team.member_ids | team.user_id
+            takes = (
+                target
+                and team
+                and target in team.member_ids | team.user_id
+                and (not lead.company_id or lead.company_id in target.company_ids)
+            )
             by_owner[target if takes else self.env["res.users"]] |= lead
         for owner, batch in by_owner.items():
             batch._regulation_hand_over_batch(leaver, owner)
@@ -40,9 +58,13 @@ class CrmLeadHandover(models.Model):
 
     def _regulation_hand_over_batch(self, leaver, owner):
         """These leads of ``leaver`` to ``owner`` (none: back to their team), with the
-        leaver's tasks on them (to the team leader when unassigned), said on each lead."""
+        leaver's tasks on them (to the team leader when unassigned: the caller when the
+        leaver led the team), said on each lead."""
         self.write({"user_id": owner.id})
-        tasks = self.env["mail.activity"].search(
+        # sudo: the leaver's tasks on these leads (escalations too, which the caller may
+        # write: checked above) follow the leads
+        Activity = self.env["mail.activity"].sudo()
+        tasks = Activity.search(
             [
                 ("res_model", "=", "crm.lead"),
                 ("res_id", "in", self.ids),
@@ -50,10 +72,13 @@ class CrmLeadHandover(models.Model):
             ]
         )
         leads = {lead.id: lead for lead in self}
-        for user, user_tasks in tasks.grouped(
-            lambda task: owner or leads[task.res_id].team_id.user_id
-        ).items():
-            user_tasks.write({"user_id": user.id or self.env.uid})
+
+        def new_user(task):
+            leader = leads[task.res_id].team_id.user_id
+            return owner or (leader if leader and leader != leaver else self.env.user)
+
+        for user, user_tasks in tasks.grouped(new_user).items():
+            user_tasks.write({"user_id": user.id})
         if owner:
             text = self.env._(
                 "Handed over by %(author)s: from %(leaver)s to %(owner)s.",

@@ -295,7 +295,8 @@ class CrmLeadRevival(models.Model):
         for enrollment in enrollments.filtered(lambda e: e.lead_id in writable):
             team = enrollment.lead_id.team_id
             takes = target and team and target in team.member_ids | team.user_id
-            enrollment.owner_id = target if takes else team.user_id
+            leader = team.user_id if team.user_id != leaver else self.env["res.users"]
+            enrollment.owner_id = target if takes else leader or self.env.user
 
     @api.model
     def _revival_backfill_deliveries(self):

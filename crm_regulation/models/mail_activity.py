@@ -7,7 +7,7 @@ done or deletes an activity of a lead assigned to someone else, even on a lead t
 write; the escalations of the regulation (SLA, qualification) are closed by their assignee
 only, whoever they are. The system (crons, the regulation's own paths) is not limited."""
 
-from odoo import models
+from odoo import api, models
 from odoo.exceptions import AccessError
 
 # the regulation's escalations: closed by their assignee only
@@ -17,8 +17,6 @@ ESCALATION_TYPES = (
 )
 # who changes the tasks of others on leads (with the rights on the leads)
 TASK_MANAGERS = "crm_regulation.group_head_of_sales,sales_team.group_sale_manager"
-# a merge of leads moves the activities of the merged leads: not a change of the task
-MOVE_FIELDS = frozenset({"res_id"})
 
 
 class CrmRegulationNamedMixin(models.AbstractModel):
@@ -57,28 +55,42 @@ class MailActivityType(models.Model):
 class MailActivity(models.Model):
     _inherit = "mail.activity"
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        activities = super().create(vals_list)
+        if not self.env.su and activities.activity_type_id.filtered(
+            lambda type_: type_.id in self._regulation_escalation_type_ids()
+        ):
+            raise AccessError(self.env._("Only the regulation schedules its escalations."))
+        return activities
+
     def write(self, vals):
-        if not MOVE_FIELDS.issuperset(vals):
-            self._regulation_check_tasks()
+        self._regulation_check_tasks("write")
         return super().write(vals)
 
     def unlink(self):
-        self._regulation_check_tasks()
+        self._regulation_check_tasks("unlink")
         return super().unlink()
 
-    def _regulation_check_tasks(self):
-        """Refuse changing or closing the activities of others (see the module's doc)."""
-        if self.env.su or not self:
-            return
-        # sudo: the assignee, document and type of the activities the user changes
-        others = self.sudo().filtered(lambda a: a.user_id and a.user_id.id != self.env.uid)
-        if not others:
-            return
-        escalation_types = [
+    @api.model
+    def _regulation_escalation_type_ids(self):
+        return [
             type_.id
             for xmlid in ESCALATION_TYPES
             if (type_ := self.env.ref(xmlid, raise_if_not_found=False))
         ]
+
+    def _regulation_check_tasks(self, operation):
+        """Refuse changing or closing the activities of others (see the module's doc). A
+        merge of leads moves them as the system (crm_lead_access: _merge_dependences)."""
+        if self.env.su or not self:
+            return
+        self.check_access(operation)  # Odoo's own refusal first: no name of what is unreadable
+        # sudo: the assignee, document and type of the activities the user changes
+        others = self.sudo().filtered(lambda a: a.user_id and a.user_id.id != self.env.uid)
+        if not others:
+            return
+        escalation_types = self._regulation_escalation_type_ids()
         escalation = others.filtered(lambda a: a.activity_type_id.id in escalation_types)[:1]
         if escalation:
             raise AccessError(
@@ -104,3 +116,12 @@ class MailActivity(models.Model):
                     user=on_leads.user_id.name,
                 )
             )
+
+
+class CalendarEvent(models.Model):
+    _inherit = "calendar.event"
+
+    def unlink(self):
+        # an event's activities go with it (a cascade of the database, not their unlink)
+        self.with_context(active_test=False).activity_ids._regulation_check_tasks("unlink")
+        return super().unlink()

@@ -87,10 +87,43 @@ class TestColleaguesTasks(TasksCommon):
             self.escalation.with_user(other_head).action_feedback()
         self.escalation.with_user(self.user_manager).action_feedback(feedback="Handled")
 
-    def test_a_merge_moves_the_tasks_of_the_merged_leads(self):
+    def test_moving_a_colleagues_task_is_refused_but_a_merge_moves_them(self):
         other = self._create_leads(1)
-        self.colleagues.with_user(self.user_manager).res_id = other.id
-        self.assertEqual(self.colleagues.res_id, other.id)
+        for activity in (self.colleagues, self.escalation):
+            with self.assertRaises(AccessError):
+                activity.with_user(self.user_salesman).res_id = other.id
+        merged = (
+            (self.lead | other).with_user(self.user_manager)._merge_opportunity(auto_unlink=False)
+        )
+        self.assertEqual(
+            (self.colleagues | self.escalation).mapped("res_id"), [merged.id, merged.id]
+        )
+
+    def test_a_colleagues_task_through_its_meeting(self):
+        event = self.env["calendar.event"].create(
+            {"name": "Meeting", "start": "2030-01-01 10:00:00", "stop": "2030-01-01 11:00:00"}
+        )
+        self.colleagues.calendar_event_id = event
+        with self.assertRaises(AccessError):
+            event.with_user(self.user_salesman).unlink()
+        self.assertTrue(self.colleagues.exists())
+
+    def test_no_name_of_an_unreadable_lead_in_the_error(self):
+        other_team = self.env["crm.team"].create({"name": "Elsewhere"})
+        secret = self._create_leads(1, user=self.user_manager, team_id=other_team.id)
+        task = secret.activity_schedule(
+            activity_type_id=self.call.id, user_id=self.user_manager.id, summary="Secret deal"
+        )
+        with self.assertRaises(AccessError) as caught:
+            task.with_user(self.user_salesman).write({"note": "x"})
+        self.assertNotIn("Secret deal", str(caught.exception))
+
+    def test_only_the_regulation_schedules_escalations(self):
+        with self.assertRaises(AccessError):
+            self.lead.with_user(self.user_salesman).activity_schedule(
+                activity_type_id=self.env.ref("crm_regulation.mail_activity_type_sla").id,
+                user_id=self.user_salesman_2.id,
+            )
 
 
 @tagged("post_install", "-at_install")

@@ -1,4 +1,4 @@
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 
 from odoo.addons.mail.tests.common import mail_new_test_user
 
@@ -25,6 +25,11 @@ class TestHandover(RevivalCommon):
             self.sashas |= lead.activity_schedule(
                 activity_type_id=call.id, user_id=self.user_salesman.id, summary="Sasha's call"
             )
+        self.sashas |= self.open_leads[1].activity_schedule(
+            activity_type_id=self.env.ref("crm_regulation.mail_activity_type_sla").id,
+            user_id=self.user_salesman.id,
+            summary="Move on before the SLA",
+        )
         self.pavels = self.open_leads[0].activity_schedule(
             activity_type_id=call.id, user_id=self.user_salesman_2.id, summary="Pavel's call"
         )
@@ -87,6 +92,24 @@ class TestHandover(RevivalCommon):
         self.assertFalse(self.open_leads.user_id, "unassigned in the team")
         self.assertEqual(self.sashas.user_id, self.user_manager, "her tasks: the team leader")
         self.assertEqual(self.enrollment(self.revival).owner_id, self.user_manager)
+
+    def test_only_to_a_salesperson(self):
+        portal = mail_new_test_user(self.env, login="handover_portal", groups="base.group_portal")
+        for user in (portal, self.marketer):
+            self.team.member_ids |= user
+            with self.assertRaises(UserError, msg=user.login):
+                self.hand_over(self.user_manager, user)
+        self.assertEqual(self.open_leads.user_id, self.user_salesman)
+
+    def test_the_leader_leaves(self):
+        self.team.user_id = self.user_salesman  # Sasha leads the team
+        admin = mail_new_test_user(
+            self.env, login="handover_admin", groups="sales_team.group_sale_manager"
+        )
+        self.env["crm.lead"].with_user(admin)._regulation_hand_over(self.user_salesman, None)
+        self.assertFalse(self.open_leads.user_id)
+        self.assertEqual(self.sashas.user_id, admin, "not back to the leaver: the caller")
+        self.assertEqual(self.enrollment(self.revival).owner_id, admin)
 
     def test_salespeople_do_not_hand_over(self):
         with self.assertRaises(AccessError):

@@ -75,6 +75,9 @@ class TestX2manyCommands(RoleMatrixCommon):
             [("module", "=", "crm_regulation"), ("model", "=", "ir.model")]
         )
         names = cls.env["ir.model"].browse(data.mapped("res_id")).mapped("model")
+        # inherited for a method only, no field of the addon: its commands are Odoo's own
+        # (calendar.event: its unlink guards the activities of its meeting)
+        names = [name for name in names if name not in ("calendar.event",)]
         return sorted(
             name
             for name in names
