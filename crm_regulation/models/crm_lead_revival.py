@@ -292,11 +292,16 @@ class CrmLeadRevival(models.Model):
             .search([("owner_id", "=", leaver.id), ("state", "=", "running")])
         )
         writable = enrollments.lead_id.with_env(self.env)._filtered_access("write")
-        for enrollment in enrollments.filtered(lambda e: e.lead_id in writable):
+
+        def new_owner(enrollment):
             team = enrollment.lead_id.team_id
-            takes = target and team and target in team.member_ids | team.user_id
-            leader = team.user_id if team.user_id != leaver else self.env["res.users"]
-            enrollment.owner_id = target if takes else leader or self.env.user
+            if target and team and target in team.member_ids | team.user_id:
+                return target
+            return team.user_id if team.user_id and team.user_id != leaver else self.env.user
+
+        mine = enrollments.filtered(lambda e: e.lead_id in writable)
+        for owner, batch in mine.grouped(new_owner).items():
+            batch.write({"owner_id": owner.id})
 
     @api.model
     def _revival_backfill_deliveries(self):

@@ -85,13 +85,22 @@ class MailActivity(models.Model):
         merge of leads moves them as the system (crm_lead_access: _merge_dependences)."""
         if self.env.su or not self:
             return
-        self.check_access(operation)  # Odoo's own refusal first: no name of what is unreadable
         # sudo: the assignee, document and type of the activities the user changes
         others = self.sudo().filtered(lambda a: a.user_id and a.user_id.id != self.env.uid)
         if not others:
             return
         escalation_types = self._regulation_escalation_type_ids()
         escalation = others.filtered(lambda a: a.activity_type_id.id in escalation_types)[:1]
+        on_leads = others.filtered(lambda a: a.res_model == "crm.lead")[:1]
+        Users = self.env["res.users"]
+        lower = (
+            on_leads
+            and Users._crm_regulation_governed()
+            and not Users._crm_regulation_holds(TASK_MANAGERS)
+        )
+        if escalation or lower:
+            # Odoo's own refusal first: the message names nothing the user may not read
+            self.check_access(operation)
         if escalation:
             raise AccessError(
                 self.env._(
@@ -101,13 +110,7 @@ class MailActivity(models.Model):
                     summary=escalation.summary or escalation.activity_type_id.name,
                 )
             )
-        on_leads = others.filtered(lambda a: a.res_model == "crm.lead")[:1]
-        Users = self.env["res.users"]
-        if (
-            on_leads
-            and Users._crm_regulation_governed()
-            and not Users._crm_regulation_holds(TASK_MANAGERS)
-        ):
+        if lower:
             raise AccessError(
                 self.env._(
                     "The activity “%(summary)s” is assigned to %(user)s: only they or a head of "

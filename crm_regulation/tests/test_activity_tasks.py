@@ -7,7 +7,7 @@ from odoo.addons.mail.tests.common import mail_new_test_user
 
 from .common import CrmRegulationCommon
 from .role_matrix_common import ROLES, RoleMatrixCommon
-from .test_role_matrix import SYMBOLS, write_readme_block
+from .test_role_matrix import check_matrix
 
 
 class TasksCommon(CrmRegulationCommon):
@@ -203,22 +203,4 @@ class TestTaskMatrix(RoleMatrixCommon):
             }
             for role in ROLES
         }
-        for role in ROLES:
-            for operation in TASK_OPERATIONS:
-                with self.subTest(role=role, operation=operation):
-                    self.assertEqual(
-                        observed[role][operation],
-                        TASK_EXPECTED[role][operation],
-                        f"{role} / {operation} (own | colleague's)",
-                    )
-        groups = self.env["res.groups"]
-        lines = [
-            "| role | operation | " + " | ".join(TASK_SCOPES) + " |",
-            "|" + "---|" * (len(TASK_SCOPES) + 2),
-        ]
-        for role in ROLES:
-            name = groups.browse(self.env.ref(f"crm_regulation.group_{role}").id).name
-            for operation in TASK_OPERATIONS:
-                cells = [SYMBOLS[c] for c in observed[role][operation].split()]
-                lines.append(f"| {name} | {operation} | " + " | ".join(cells) + " |")
-        write_readme_block(self, TASK_MARKERS, "\n".join(lines))
+        check_matrix(self, observed, TASK_EXPECTED, TASK_SCOPES, TASK_MARKERS)

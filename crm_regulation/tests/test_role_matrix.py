@@ -117,28 +117,26 @@ class TestRoleMatrix(RoleMatrixCommon):
             }
             for role in ROLES
         }
-        for role in ROLES:
-            for operation in OPERATIONS:
-                with self.subTest(role=role, operation=operation):
-                    self.assertEqual(
-                        observed[role][operation],
-                        EXPECTED[role][operation],
-                        f"{role} / {operation} ({' | '.join(SCOPES)})",
-                    )
-        self._check_readme(observed)
+        check_matrix(self, observed, EXPECTED, SCOPES, MARKERS)
 
-    def _check_readme(self, observed):
-        """README shows the matrix these tests observed (CRM_REGULATION_WRITE_MATRIX=1
-        writes it)."""
-        groups = self.env["res.groups"]
-        header = "| role | operation | " + " | ".join(SCOPES) + " |"
-        lines = [header, "|" + "---|" * (len(SCOPES) + 2)]
-        for role in ROLES:
-            name = groups.browse(self.env.ref(f"crm_regulation.group_{role}").id).name
-            for operation in OPERATIONS:
-                cells = [SYMBOLS[c] for c in observed[role][operation].split()]
-                lines.append(f"| {name} | {operation} | " + " | ".join(cells) + " |")
-        write_readme_block(self, MARKERS, "\n".join(lines))
+
+def check_matrix(test, observed, expected, scopes, markers):
+    """Each observed cell ({role: {operation: "cell cell ..."}}) is the expected one, and
+    README shows the table between ``markers``."""
+    for role, operations in expected.items():
+        for operation, cells in operations.items():
+            with test.subTest(role=role, operation=operation):
+                test.assertEqual(
+                    observed[role][operation], cells, f"{role} / {operation} ({' | '.join(scopes)})"
+                )
+    groups = test.env["res.groups"]
+    lines = ["| role | operation | " + " | ".join(scopes) + " |", "|" + "---|" * (len(scopes) + 2)]
+    for role, operations in expected.items():
+        name = groups.browse(test.env.ref(f"crm_regulation.group_{role}").id).name
+        for operation in operations:
+            cells = [SYMBOLS[c] for c in observed[role][operation].split()]
+            lines.append(f"| {name} | {operation} | " + " | ".join(cells) + " |")
+    write_readme_block(test, markers, "\n".join(lines))
 
 
 def write_readme_block(test, markers, table):
