@@ -37,6 +37,7 @@ from . import (
     mail_tracking_value,
     res_company,
     res_config_settings,
+    res_partner,
     res_users,
     resource_calendar,
 )

@@ -1,10 +1,12 @@
 """The role matrix on leads: visibility scopes, sensitive fields, reassignment and export."""
 
+from lxml import etree
 from markupsafe import Markup
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError
 
+from .caller_values import ids_commands
 from .cursor_flags import MERGED, READER_PROFILES, flagged, flags
 from .res_users import ALL_LEADS_GROUP, MANAGER_GROUPS
 
@@ -28,6 +30,41 @@ SENSITIVE_FIELDS = frozenset(
         "first_payment_date",
     }
 )
+# A lead's contact data: hidden from the Marketer, who sees leads as figures (name, stage,
+# source, campaign, tags, outcome, reasons); the contacts of the leads in revival show on
+# their enrollment (crm_revival.py).
+CONTACT_FIELDS = frozenset(
+    {
+        "partner_id",
+        "commercial_partner_id",
+        "contact_name",
+        "partner_name",
+        "title",
+        "function",
+        "email_from",
+        "email_normalized",
+        "email_cc",
+        "email_domain_criterion",
+        "email_state",
+        "phone",
+        "phone_sanitized",
+        "phone_state",
+        "mobile",
+        "website",
+        "street",
+        "street2",
+        "zip",
+        "city",
+        "state_id",
+        "partner_email_update",
+        "partner_phone_update",
+        "phone_mobile_search",
+        "message_partner_ids",
+        "duplicate_lead_ids",
+    }
+)
+# the internal notes: hidden from the Accountant, who reads the financial side of deals
+INTERNAL_FIELDS = frozenset({"description"})
 # what the roles outside the sales hierarchy may edit on a lead
 MARKETER_FIELDS = frozenset({"campaign_id", "medium_id", "source_id"})
 ACCOUNTANT_FIELDS = frozenset({"contract_signed", "contract_date", "first_payment_date"})
@@ -140,18 +177,24 @@ class CrmLead(models.Model):
         readers = self._regulation_reader_roles()
         return bool(readers) and "accountant" not in readers
 
+    def _regulation_hidden_by(self, role, name):
+        """Whether the reader role ``role`` hides the field ``name`` of leads."""
+        if role == "accountant":
+            return name in INTERNAL_FIELDS
+        if role == "marketer" and name in CONTACT_FIELDS:
+            return True
+        return name in self._regulation_sensitive_fields()
+
     def _regulation_field_refused(self, field, operation):
-        """Whether the role matrix refuses ``field`` to the current user."""
+        """Whether the role matrix refuses ``field`` to the current user (the roles add
+        up: a field is hidden when each reader role held hides it)."""
         if self.env.su or field.model_name != self._name:
             return False
         readers = self._regulation_reader_roles()
         if not readers:
             return False
         if operation == "read":
-            return (
-                self._regulation_sensitive_hidden()
-                and field.name in self._regulation_sensitive_fields()
-            )
+            return all(self._regulation_hidden_by(role, field.name) for role in readers)
         allowed = set()
         if "marketer" in readers:
             allowed |= MARKETER_FIELDS
@@ -191,13 +234,31 @@ class CrmLead(models.Model):
             )
         return super()._check_field_access(field, operation)
 
+    def _message_get_suggested_recipients(self, *args, **kwargs):
+        # the chatter's composer suggests the customer: not to a role without contact data
+        if self._regulation_field_refused(self._fields["email_from"], "read"):
+            return []
+        return super()._message_get_suggested_recipients(*args, **kwargs)
+
     @api.model
     def get_view(self, view_id=None, view_type="form", **options):
         # Marketer, Support and Accountant see leads in views made for reading: the
         # standard ones show sensitive fields and sales actions everywhere
-        if view_type in READER_VIEWS and self._regulation_reader_roles():
-            view_id = self.env.ref(READER_VIEWS[view_type]).id
-        return super().get_view(view_id, view_type, **options)
+        if view_type not in READER_VIEWS or not self._regulation_reader_roles():
+            return super().get_view(view_id, view_type, **options)
+        result = super().get_view(self.env.ref(READER_VIEWS[view_type]).id, view_type, **options)
+        # the fields the roles hold refused are not in the view (the web client knows the
+        # fields of ``fields_get`` only)
+        arch = etree.fromstring(result["arch"])
+        refused = False
+        for node in arch.xpath("//field[@name]"):
+            field = self._fields.get(node.get("name"))
+            if field and self._regulation_field_refused(field, "read"):
+                node.getparent().remove(node)
+                refused = True
+        if refused:
+            result = {**result, "arch": etree.tostring(arch, encoding="unicode")}
+        return result
 
     # ------------------------------------------------------------
     # Reassignment and export
@@ -246,15 +307,29 @@ class CrmLead(models.Model):
             lead=self.env._(" (“%s”)", lead.display_name) if lead else "",
         )
 
+    def _regulation_followers_by_id(self, vals):
+        """Followers are named by id: Odoo applies the other commands of
+        ``message_partner_ids`` to the contacts with more rights than the caller's (a
+        colleague's customer renamed through one's own lead)."""
+        if "message_partner_ids" in vals:
+            vals = dict(vals)
+            vals["message_partner_ids"] = ids_commands(
+                self.env, "message_partner_ids", vals["message_partner_ids"]
+            )
+        return vals
+
     @api.model_create_multi
     def create(self, vals_list):
         if not self.env.su:
+            vals_list = [self._regulation_followers_by_id(vals) for vals in vals_list]
             self._regulation_check_assignment([(self.browse(), vals) for vals in vals_list])
         return super().create(vals_list)
 
     def write(self, vals):
-        if not self.env.su and {"user_id", "team_id"}.intersection(vals):
-            self._regulation_check_assignment([(lead, vals) for lead in self])
+        if not self.env.su:
+            vals = self._regulation_followers_by_id(vals)
+            if {"user_id", "team_id"}.intersection(vals):
+                self._regulation_check_assignment([(lead, vals) for lead in self])
         return super().write(vals)
 
     def export_data(self, fields_to_export):

@@ -87,7 +87,8 @@ class CrmLeadRevival(models.Model):
             if program.lost_reason_ids and self.lost_reason_id not in program.lost_reason_ids:
                 continue
             first = program.step_ids[:1]
-            if not first or (first.action == "email" and not self.email_from):
+            # (whether the lead has an e-mail: a marketer enrolls without reading it)
+            if not first or (first.action == "email" and not Lead.browse(self.id).email_from):
                 continue
             if Lead.search_count([("id", "=", self.id), *program._segment_domain()], limit=1):
                 return program

@@ -391,11 +391,30 @@ class CrmRevivalEnrollment(models.Model):
     date_enrolled = fields.Datetime(readonly=True, default=fields.Datetime.now)
     date_revived = fields.Datetime(readonly=True)
     replied = fields.Boolean(readonly=True, help="Revived by a reply of the customer.")
+    # the contact of the lead while it is in the program: the Marketer, who reads no contact
+    # data of leads, reads these of the leads their programs run
+    partner_id = fields.Many2one("res.partner", string="Customer", compute="_compute_contact")
+    email_from = fields.Char(string="Email", compute="_compute_contact")
+    phone = fields.Char(compute="_compute_contact")
 
     _one_running = models.UniqueIndex(
         "(lead_id) WHERE state = 'running'", "A lead is in one revival program at a time."
     )
     _due_idx = models.Index("(next_run) WHERE state = 'running'")
+
+    @api.depends_context("uid")
+    @api.depends("state", "lead_id")
+    def _compute_contact(self):
+        Lead = self.env["crm.lead"]
+        reads_contacts = Lead._has_field_access(Lead._fields["email_from"], "read")
+        for enrollment in self:
+            # sudo: the contact of a lead the user reads (the enrollment's rule), shown
+            # while it runs, or to whoever reads the lead's contact data anyway
+            lead = enrollment.lead_id.sudo()
+            shown = enrollment.state == "running" or reads_contacts
+            enrollment.partner_id = lead.partner_id if shown else False
+            enrollment.email_from = lead.email_from if shown else False
+            enrollment.phone = lead.phone if shown else False
 
 
 class CrmRevivalDelivery(models.Model):

@@ -1,4 +1,5 @@
 from odoo import api, models
+from odoo.exceptions import AccessError
 
 # Odoo's rules the role matrix narrows: xmlid -> (stock domain, narrowed domain).
 # "Personal Leads" shows the unassigned leads of every team to every salesperson; narrowed,
@@ -50,6 +51,21 @@ class IrRule(models.Model):
             rule = Rule.with_context(active_test=False).env.ref(xmlid, raise_if_not_found=False)
             if rule and rule.active != granting:
                 rule.active = granting
+
+    def _make_access_error(self, operation, records):
+        """A lead or contact the role matrix keeps from an internal user: the error says
+        where to ask for it."""
+        error = super()._make_access_error(operation, records)
+        if records._name in ("crm.lead", "res.partner") and self.env.user._is_internal():
+            hint = self.env._(
+                "Ask your head of sales, or request temporary access to the lead: "
+                "CRM > Sales > Access Requests."
+            )
+            hinted = AccessError(f"{error.args[0]}\n\n{hint}")
+            if hasattr(error, "context"):
+                hinted.context = error.context
+            return hinted
+        return error
 
     @api.model
     def _eval_context(self):

@@ -69,6 +69,9 @@ class RegulationScope(NamedTuple):
     # the role matrix applies to the user: they hold one of its roles, or their company
     # applies it to Odoo's own Sales groups (else those keep Odoo's own rights)
     governed: bool = True
+    # the users of those teams and sub-teams (members and leaders): whose customers a head
+    # of sales reads (res_partner.py)
+    subteam_user_ids: tuple = ()
 
     def domain(self, scope, now, held=(), grants=True):
         """The leads of ``scope`` at ``now``; for READABLE_SCOPE, ``held`` names the scopes
@@ -98,10 +101,12 @@ class RegulationScope(NamedTuple):
             return Domain("team_id", "in", self.team_ids)
         if scope == "subteams":
             return Domain("team_id", "in", self.subteam_ids)
-        if scope in ("marketer", "accountant"):
+        if scope == "marketer":
             return Domain.TRUE
         if scope == "support":
             return Domain("outcome", "=", "won")
+        if scope == "accountant":
+            return Domain("outcome", "=", "won") | Domain("contract_signed", "=", True)
         if scope in GRANT_SCOPES:
             modes = ("write",) if scope == "granted_write" else ("read", "write")
             valid = [g for g in self.grants if g.mode in modes and g.date_end > now]
@@ -260,7 +265,7 @@ class ResUsers(models.Model):
         rows = cr.fetchall()
         team_ids = tuple(sorted(row[0] for row in rows))
         pick_team_ids = tuple(sorted(row[0] for row in rows if row[1]))
-        subteam_ids = ()
+        subteam_ids = subteam_user_ids = ()
         if rows:
             cr.execute(
                 """
@@ -270,6 +275,15 @@ class ResUsers(models.Model):
                 ([f"{row[2]}%" for row in rows],),
             )
             subteam_ids = tuple(sorted({*team_ids, *(row[0] for row in cr.fetchall())}))
+            cr.execute(
+                """
+                SELECT user_id FROM crm_team WHERE id = ANY(%s) AND user_id IS NOT NULL
+                 UNION
+                SELECT user_id FROM crm_team_member WHERE crm_team_id = ANY(%s) AND active
+                """,
+                (list(subteam_ids), list(subteam_ids)),
+            )
+            subteam_user_ids = tuple(sorted(row[0] for row in cr.fetchall()))
         # sudo: the user's own approved requests, read to build their scope
         requests = (
             self.env["crm.access.request"]
@@ -290,7 +304,14 @@ class ResUsers(models.Model):
             user.has_group(xmlid) for xmlid in GOVERNED_GROUPS
         )
         return RegulationScope(
-            uid, team_ids, pick_team_ids, subteam_ids, temporary, tuple(grants), governed
+            uid,
+            team_ids,
+            pick_team_ids,
+            subteam_ids,
+            temporary,
+            tuple(grants),
+            governed,
+            subteam_user_ids,
         )
 
     @api.model

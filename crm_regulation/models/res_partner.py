@@ -1,0 +1,160 @@
+"""The role matrix on contacts: whom each role reads, and who deletes or exports them."""
+
+from odoo import api, fields, models, tools
+from odoo.exceptions import AccessError
+from odoo.fields import Domain
+from odoo.tools import SQL
+
+from .res_users import ALL_LEADS_GROUP, MANAGER_GROUPS, SCOPE_GROUPS
+
+# the lead scopes whose customers a user reads, and edits (the Marketer reads every lead,
+# not every customer: only those of the leads in a revival program; the readers of won
+# leads and the senior salesperson read customers they do not edit)
+CUSTOMER_SCOPES = {
+    "read": ("own", "team", "subteams", "support", "accountant", "granted_read"),
+    "write": ("own", "subteams", "granted_write"),
+}
+# who reads every contact: Odoo's sales administrators and "All Documents" salespeople
+ALL_CONTACTS_GROUPS = f"sales_team.group_sale_manager,{ALL_LEADS_GROUP}"
+# the indexes the contacts' scope searches through (res_partner has none on these)
+INDEXES = (
+    ("res_partner_crm_regulation_user_id_index", ["user_id"], "user_id IS NOT NULL"),
+    ("res_partner_crm_regulation_create_uid_index", ["create_uid"], ""),
+)
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    # the record rules of the role matrix search on these; their values are right for the
+    # current user too, as Odoo checks rules on records in memory (``filtered_domain``, and
+    # ``partner_id any`` on the models that inherit contacts: users, companies)
+    crm_regulation_read = fields.Boolean(
+        string="Read under the Role Matrix",
+        compute="_compute_crm_regulation_access",
+        search="_search_crm_regulation_read",
+    )
+    crm_regulation_write = fields.Boolean(
+        string="Edited under the Role Matrix",
+        compute="_compute_crm_regulation_access",
+        search="_search_crm_regulation_write",
+    )
+
+    def _auto_init(self):
+        result = super()._auto_init()
+        for name, columns, where in INDEXES:
+            tools.create_index(self.env.cr, name, self._table, columns, where=where)
+        return result
+
+    @api.depends_context("uid")
+    def _compute_crm_regulation_access(self):
+        ids = [id_ for id_ in self._ids if isinstance(id_, int)]
+        for mode in CUSTOMER_SCOPES:
+            allowed = set()
+            if ids:
+                domain = self.sudo(False)._crm_regulation_contact_domain(mode)
+                # sudo: the user's own scope (built above), on these records only
+                query = (
+                    self.sudo()
+                    .with_context(active_test=False)
+                    ._search(Domain("id", "in", ids) & domain)
+                )
+                allowed = set(query.get_result_ids())
+            for partner in self:
+                partner[f"crm_regulation_{mode}"] = partner._origin.id in allowed
+
+    def _search_crm_regulation_read(self, operator, value):
+        return self._crm_regulation_search("read", operator, value)
+
+    def _search_crm_regulation_write(self, operator, value):
+        return self._crm_regulation_search("write", operator, value)
+
+    def _crm_regulation_search(self, mode, operator, value):
+        if operator != "in" or list(value) != [True]:
+            return NotImplemented
+        # Odoo optimizes record rules as superuser: the scope is the user's (env.uid)
+        return self.sudo(False)._crm_regulation_contact_domain(mode)
+
+    @api.model
+    def _crm_regulation_contact_domain(self, mode):
+        """The contacts the current user reads (``mode`` "read") or edits ("write") under
+        the role matrix: the customers of the leads their roles read (edit) (the whole
+        commercial entity: the company and its people), for a Marketer those of the leads
+        in revival (read), the contacts they are the salesperson of (a head of sales: of
+        any user of their teams) or created, and what Odoo itself shows everyone: the
+        partners of internal users and of the user's companies. One
+        ``id IN (... UNION ...)``: each part goes through an index, and the result is
+        joined on the primary key."""
+        Users = self.env["res.users"]
+        if self.env.su or not Users._crm_regulation_governed():
+            return Domain.TRUE
+        if Users._crm_regulation_holds(ALL_CONTACTS_GROUPS):
+            return Domain.TRUE
+        user = self.env.user
+        scope = Users._crm_regulation_scope()
+        now = fields.Datetime.now()
+        leads = Domain.OR(
+            scope.domain(name, now)
+            for name in CUSTOMER_SCOPES[mode]
+            if name not in SCOPE_GROUPS or user.has_group(SCOPE_GROUPS[name])
+        )
+        if (
+            mode == "read"
+            and user.has_group(SCOPE_GROUPS["marketer"])
+            and Users._crm_regulation_holds(SCOPE_GROUPS["marketer"])
+        ):
+            self.env["crm.revival.enrollment"].flush_model(["lead_id", "state"])
+            leads |= Domain(
+                "id",
+                "any!",
+                SQL("SELECT lead_id FROM crm_revival_enrollment WHERE state = 'running'"),
+            )
+        # sudo: the leads of the user's own scope (built above, nothing of the caller's)
+        lead_query = (
+            self.env["crm.lead"]
+            .sudo()
+            .with_context(active_test=False)
+            ._search(leads & Domain("partner_id", "!=", False))
+        )
+        self.flush_model(["commercial_partner_id", "user_id", "create_uid"])
+        self.env["res.users"].flush_model(["partner_id", "share"])
+        salespeople = [user.id]
+        if Users._crm_regulation_holds("crm_regulation.group_head_of_sales"):
+            salespeople = sorted({user.id, *scope.subteam_user_ids})
+        return Domain(
+            "id",
+            "any!",
+            SQL(
+                """
+                SELECT p.id FROM res_partner p
+                 WHERE p.commercial_partner_id IN (
+                       SELECT c.commercial_partner_id FROM res_partner c WHERE c.id IN %(leads)s)
+                 UNION SELECT id FROM res_partner WHERE user_id = ANY(%(salespeople)s)
+                 UNION SELECT id FROM res_partner WHERE create_uid = %(uid)s
+                 UNION SELECT partner_id FROM res_users WHERE share IS NOT TRUE
+                 UNION SELECT id FROM res_partner WHERE id = ANY(%(companies)s)
+                """,
+                leads=lead_query.subselect(SQL.identifier("crm_lead", "partner_id")),
+                salespeople=salespeople,
+                uid=user.id,
+                companies=user.company_ids.partner_id.ids,
+            ),
+        )
+
+    def _crm_regulation_check_manager(self, message):
+        """Below head of sales, the role matrix's users neither delete nor export contacts."""
+        Users = self.env["res.users"]
+        if Users._crm_regulation_governed() and not Users._crm_regulation_holds(MANAGER_GROUPS):
+            raise AccessError(message)
+
+    def unlink(self):
+        self._crm_regulation_check_manager(
+            self.env._("Only the head of sales and CRM administrators delete contacts.")
+        )
+        return super().unlink()
+
+    def export_data(self, fields_to_export):
+        self._crm_regulation_check_manager(
+            self.env._("Only the head of sales and CRM administrators export contacts.")
+        )
+        return super().export_data(fields_to_export)
