@@ -36,6 +36,7 @@
         "report/crm_revival_report_views.xml",
         "views/crm_revival_views.xml",
         "views/crm_regulation_handover_views.xml",
+        "views/crm_rights_audit_views.xml",
         "views/crm_kpi_target_views.xml",
         "views/crm_team_dashboard_views.xml",
         "views/digest_views.xml",

@@ -13,6 +13,7 @@ from . import (
     crm_lead_first_contact,
     crm_lead_access,
     crm_revival,
+    crm_rights_audit,
     crm_lead_revival,
     crm_lead_handover,
     crm_access_request,

@@ -26,7 +26,9 @@ class CrmRegulationColumnDefaults(models.AbstractModel):
                 or field.default is None
             ):
                 continue
-            value = field.default(self.browse())
+            # one column per read: a default reading the company runs before the company's
+            # own new columns exist (an upgrade that adds some)
+            value = field.default(self.with_context(prefetch_fields=False).browse())
             if value is None or not isinstance(value, (str, bool, int, float)):
                 continue
             self.env.cr.execute(

@@ -1,6 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from .caller_values import sudo_clean
 from .crm_team import REGULATION_MODES
 
 
@@ -48,6 +49,50 @@ class ResCompany(models.Model):
         default=90,
         help="The longest a temporary CRM access may last, counted from the request. 0: no limit.",
     )
+
+    crm_rights_audit_month = fields.Date(
+        string="Rights Audit Sent For",
+        readonly=True,
+        help="The month whose rights audit e-mail went to the company's CRM administrators.",
+    )
+
+    def _crm_rights_audit_send(self):
+        """The flagged users of this company to its CRM administrators, in their language
+        (nothing when nobody is flagged)."""
+        self.ensure_one()
+        # sudo: the audit's rows of this company (the cron's snapshot) and its recipients
+        flagged = (
+            self.env["crm.rights.audit"]
+            .sudo()
+            .search([("company_id", "=", self.id), ("flagged", "=", True)])
+        )
+        # sudo: the company's CRM administrators (the e-mail's recipients)
+        admins = (
+            self.env.ref("crm_regulation.group_crm_admin")
+            .sudo()
+            .all_user_ids.filtered(lambda u: u.active and self in u.company_ids and u.email)
+        )
+        if not flagged or not admins:
+            return
+        sender = self.partner_id.email_formatted or self.env.ref("base.user_root").email_formatted
+        for admin in admins:
+            rows = flagged.with_context(lang=admin.lang)
+            # sudo: queue the e-mail (mail.mail is the system's); every value computed here
+            sudo_clean(self.env["mail.mail"]).create(
+                {
+                    "auto_delete": True,
+                    "author_id": self.env.ref("base.partner_root").id,
+                    "body_html": rows._mail_body(),
+                    "email_from": sender,
+                    "email_to": admin.email_formatted,
+                    "subject": rows.env._(
+                        "%(company)s: %(count)s users with more rights than their CRM role",
+                        company=self.name,
+                        count=len(flagged),
+                    ),
+                    "state": "outgoing",
+                }
+            )
 
     @api.model
     def _crm_first_contact_default_types(self):

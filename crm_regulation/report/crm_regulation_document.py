@@ -5,6 +5,8 @@ import ast
 
 from odoo import api, fields, models
 
+from ..models import role_matrix
+
 
 class SalesRegulationReport(models.AbstractModel):
     _name = "report.crm_regulation.report_sales_regulation"
@@ -145,6 +147,8 @@ class SalesRegulationReport(models.AbstractModel):
             "lost_rules": [describe(rule) for rule in team_rules if rule.target == "lost"],
             "reasons": self._reason_lines(),
             "deadlines": self._deadline_lines(team),
+            # who may do what: the data the tests check against Odoo and print in README
+            "role_matrix": role_matrix.tables(env),
         }
 
     @api.model

@@ -3,6 +3,7 @@ from xmlrpc.client import Fault
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, tagged
 
+from odoo.addons.crm_regulation.models.role_matrix import TASK_MATRIX
 from odoo.addons.mail.tests.common import mail_new_test_user
 
 from .common import CrmRegulationCommon
@@ -157,15 +158,7 @@ class TestColleaguesTasksRpc(TasksCommon, HttpCase):
 # states them: below head of sales, a colleague's task is not changed, marked done or
 # deleted; one's own tasks as Odoo allows them (the roles that only read leads: their own
 # tasks on them too).
-TASK_EXPECTED = {
-    "salesperson": {"write": "yes no", "done": "yes no", "unlink": "yes no"},
-    "senior_salesperson": {"write": "yes no", "done": "yes no", "unlink": "yes no"},
-    "head_of_sales": {"write": "yes yes", "done": "yes yes", "unlink": "yes yes"},
-    "crm_admin": {"write": "yes yes", "done": "yes yes", "unlink": "yes yes"},
-    "marketer": {"write": "yes no", "done": "yes no", "unlink": "yes no"},
-    "support": {"write": "yes no", "done": "yes no", "unlink": "yes no"},
-    "accountant": {"write": "yes no", "done": "yes no", "unlink": "yes no"},
-}
+TASK_EXPECTED = TASK_MATRIX
 TASK_SCOPES = ("own", "colleague's")
 TASK_OPERATIONS = ("write", "done", "unlink")
 TASK_MARKERS = ("<!-- task-matrix:start -->", "<!-- task-matrix:end -->")

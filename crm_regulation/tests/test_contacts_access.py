@@ -5,6 +5,7 @@ from odoo import fields
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, tagged
 
+from odoo.addons.crm_regulation.models.role_matrix import CONTACT_MATRIX
 from odoo.addons.mail.tools.discuss import Store
 
 from .role_matrix_common import ROLES, SCOPES, RoleMatrixCommon
@@ -15,57 +16,7 @@ from .test_role_matrix import check_matrix
 # leads; created as Odoo allows; deleted and exported from head of sales up. "won" = the
 # customers of won leads only (Support; the Accountant: won leads and those with a signed
 # contract). The Marketer reads the customers of the leads in revival only.
-CONTACT_EXPECTED = {
-    "salesperson": {
-        "read": "yes no no no",
-        "create": "yes yes yes yes",
-        "write": "yes no no no",
-        "unlink": "no no no no",
-        "export": "no no no no",
-    },
-    "senior_salesperson": {
-        "read": "yes yes no no",
-        "create": "yes yes yes yes",
-        "write": "yes no no no",
-        "unlink": "no no no no",
-        "export": "no no no no",
-    },
-    "head_of_sales": {
-        "read": "yes yes yes no",
-        "create": "yes yes yes yes",
-        "write": "yes yes yes no",
-        "unlink": "yes yes yes no",
-        "export": "yes yes yes no",
-    },
-    "crm_admin": {
-        "read": "yes yes yes yes",
-        "create": "yes yes yes yes",
-        "write": "yes yes yes yes",
-        "unlink": "yes yes yes yes",
-        "export": "yes yes yes yes",
-    },
-    "marketer": {
-        "read": "no no no no",
-        "create": "yes yes yes yes",
-        "write": "no no no no",
-        "unlink": "no no no no",
-        "export": "no no no no",
-    },
-    "support": {
-        "read": "won won won won",
-        "create": "yes yes yes yes",
-        "write": "no no no no",
-        "unlink": "no no no no",
-        "export": "no no no no",
-    },
-    "accountant": {
-        "read": "won won won won",
-        "create": "yes yes yes yes",
-        "write": "no no no no",
-        "unlink": "no no no no",
-        "export": "no no no no",
-    },
-}
+CONTACT_EXPECTED = CONTACT_MATRIX
 CONTACT_OPERATIONS = ("read", "create", "write", "unlink", "export")
 CONTACT_MARKERS = ("<!-- contact-matrix:start -->", "<!-- contact-matrix:end -->")
 

@@ -2,62 +2,14 @@ import os
 import re
 from pathlib import Path
 
+from odoo.addons.crm_regulation.models.role_matrix import LEAD_MATRIX, tables
+
 from .role_matrix_common import OPERATIONS, ROLES, SCOPES, RoleMatrixCommon
 
 # The role matrix as the issue states it: role -> operation -> cell for the four scopes.
 # "won" = won leads only; "fields" = only the role's own fields (UTM for the Marketer,
 # contract and payment for the Accountant).
-EXPECTED = {
-    "salesperson": {
-        "read": "yes no no no",
-        "create": "yes no no no",
-        "write": "yes no no no",
-        "unlink": "no no no no",
-        "export": "no no no no",
-    },
-    "senior_salesperson": {
-        "read": "yes yes no no",
-        "create": "yes no no no",
-        "write": "yes no no no",
-        "unlink": "no no no no",
-        "export": "no no no no",
-    },
-    "head_of_sales": {
-        "read": "yes yes yes no",
-        "create": "yes yes yes no",
-        "write": "yes yes yes no",
-        "unlink": "no no no no",
-        "export": "yes yes yes no",
-    },
-    "crm_admin": {
-        "read": "yes yes yes yes",
-        "create": "yes yes yes yes",
-        "write": "yes yes yes yes",
-        "unlink": "yes yes yes yes",
-        "export": "yes yes yes yes",
-    },
-    "marketer": {
-        "read": "yes yes yes yes",
-        "create": "no no no no",
-        "write": "fields fields fields fields",
-        "unlink": "no no no no",
-        "export": "no no no no",
-    },
-    "support": {
-        "read": "won won won won",
-        "create": "no no no no",
-        "write": "no no no no",
-        "unlink": "no no no no",
-        "export": "no no no no",
-    },
-    "accountant": {
-        "read": "won won won won",
-        "create": "no no no no",
-        "write": "fields fields fields fields",
-        "unlink": "no no no no",
-        "export": "no no no no",
-    },
-}
+EXPECTED = LEAD_MATRIX
 ROLE_FIELDS = {"marketer": {"source_id": False}, "accountant": {"contract_signed": True}}
 SYMBOLS = {"yes": "✅", "no": "—", "won": "won only", "fields": "own fields"}
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -157,3 +109,23 @@ def write_readme_block(test, markers, table):
             "README's role matrix differs from the enforced one; run the test with "
             "CRM_REGULATION_WRITE_MATRIX=1 to rewrite it:\n" + table,
         )
+
+
+class TestRoleMatrixDocument(RoleMatrixCommon):
+    def test_the_regulation_document_prints_the_matrix(self):
+        """The team's regulation document shows who may do what, from the data the matrix
+        tests check against Odoo (and write in README)."""
+        html = (
+            self.env["ir.actions.report"]
+            .with_user(self.users["head_of_sales"])
+            ._render_qweb_html("crm_regulation.action_report_sales_regulation_html", self.team.ids)[
+                0
+            ]
+            .decode()
+        )
+        self.assertIn("Who may do what", html)
+        self.assertEqual(html.count("o_crm_regulation_role_matrix"), 3)
+        for table in tables(self.env):
+            for role, operation, cells in table[2]:
+                row = "".join(f"<td>{value}</td>" for value in (role, operation, *cells))
+                self.assertIn(row, re.sub(r">\s+<", "><", html))
