@@ -4,6 +4,7 @@ from xmlrpc.client import Fault
 from odoo import fields
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, tagged
+from odoo.tools import mute_logger
 
 from odoo.addons.crm_regulation.models.role_matrix import CONTACT_MATRIX
 from odoo.addons.mail.tools.discuss import Store
@@ -409,3 +410,22 @@ class TestContactsRpc(ContactsCommon, HttpCase):
                 call(method, *args)
         self.assertTrue(mine.exists())
         self.assertEqual(theirs.email, theirs.name.replace(" ", ".") + "@x.com")
+
+    def test_over_json_rpc(self):
+        """The web client's own route, as each role: a colleague's customer, refused."""
+        theirs = self._customer_lead(self.colleague, self.team)
+        for role in ("salesperson", "marketer", "support", "accountant"):
+            user = self.users[role]
+            self.authenticate(user.login, user.login)
+            with self.subTest(role=role), self.assertRaises(Exception) as caught:
+                with mute_logger("odoo.http"):
+                    self.make_jsonrpc_request(
+                        "/web/dataset/call_kw/res.partner/web_read",
+                        {
+                            "model": "res.partner",
+                            "method": "web_read",
+                            "args": [theirs.ids],
+                            "kwargs": {"specification": {"email": {}}},
+                        },
+                    )
+            self.assertIn("AccessError", str(caught.exception.args))
