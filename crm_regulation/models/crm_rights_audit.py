@@ -7,7 +7,9 @@ from datetime import timedelta
 from markupsafe import Markup, escape
 
 from odoo import api, fields, models
-from odoo.tools import SQL
+from odoo.tools import SQL, LazyTranslate
+
+_lt = LazyTranslate(__name__)
 
 # the roles, highest first within each family (the role shown is the first held)
 ROLES = (
@@ -34,6 +36,21 @@ POWERS = {
     "multi_company": "base.group_multi_company",
 }
 DORMANT_DAYS = 90
+# why a user's rights exceed their role (crm.rights.audit._flags), in this order
+FLAGS = {
+    "settings": _lt("Administration / Settings without the CRM Administrator role."),
+    "technical": _lt("Technical features (developer menus) below CRM administrator."),
+    "export": _lt("Export of every list below head of sales."),
+    "contact_deletion": _lt(
+        "Deletes contacts: Odoo's Sales groups outside the role matrix (Settings)."
+    ),
+    "multi_company": _lt("Several companies below head of sales."),
+    "odoo_all": _lt("Odoo's Sales / All Documents: reads every lead below head of sales."),
+    "odoo_manager": _lt("Odoo's Sales / Administrator without the CRM Administrator role."),
+    "mixed_roles": _lt("A sales role and a role outside sales at once: their rights add up."),
+    "archived_access": _lt("Archived with a temporary access running."),
+    "dormant": _lt("No login for 90 days."),
+}
 AUDIT_LOCK = 0x63726D52  # pg_advisory_xact_lock key of the snapshot's writer ("crmR")
 
 
@@ -67,7 +84,8 @@ class CrmRightsAudit(models.Model):
     last_login = fields.Datetime(readonly=True)
     logins_30_days = fields.Integer(string="Logins (30 Days)", readonly=True)
     flagged = fields.Boolean(readonly=True, index=True)
-    flag_reasons = fields.Text(readonly=True)
+    flag_codes = fields.Char(readonly=True)
+    flag_reasons = fields.Text(readonly=True, help="In the language of whoever audited.")
     date = fields.Datetime(string="Audited On", readonly=True)
 
     # ------------------------------------------------------------
@@ -155,7 +173,7 @@ class CrmRightsAudit(models.Model):
         powers["multi_company"] = powers["multi_company"] and len(user.company_ids) > 1
         governed = user.with_user(user).sudo(False)._crm_regulation_governed()
         last_login, logins_30_days = logins
-        reasons = self._flags(user, codes, powers, governed, last_login, now, requests)
+        flags = self._flags(user, codes, powers, governed, last_login, now, requests)
         requests = requests or []
         return {
             "user_id": user.id,
@@ -176,56 +194,40 @@ class CrmRightsAudit(models.Model):
             "temporary_access": ", ".join(r.display_name for r in requests),
             "last_login": last_login,
             "logins_30_days": logins_30_days,
-            "flagged": bool(reasons),
-            "flag_reasons": "\n".join(reasons),
+            "flagged": bool(flags),
+            "flag_codes": ",".join(flags),
+            "flag_reasons": "\n".join(self.env._(FLAGS[code]) for code in flags),
             "date": now,
         }
 
     @api.model
     def _flags(self, user, codes, powers, governed, last_login, now, requests):
-        """Why the user's rights exceed their role (empty: they do not)."""
+        """Why the user's rights exceed their role: FLAGS codes (empty: they do not)."""
         admin = "crm_admin" in codes
         manager = any(code in MANAGER_ROLES for code in codes)
-        reasons = []
-        if powers["settings"] and not admin:
-            reasons.append(
-                self.env._("Administration / Settings without the CRM Administrator role.")
-            )
-        if powers["technical"] and not admin:
-            reasons.append(
-                self.env._("Technical features (developer menus) below CRM administrator.")
-            )
-        if powers["export"] and not manager:
-            reasons.append(self.env._("Export of every list below head of sales."))
-        if powers["contact_deletion"] and not manager and not governed and codes:
-            reasons.append(
-                self.env._(
-                    "Deletes contacts: Odoo's Sales groups outside the role matrix (Settings)."
-                )
-            )
-        if powers["multi_company"] and not manager:
-            reasons.append(self.env._("Several companies below head of sales."))
-        if "odoo_all" in codes and not manager:
-            reasons.append(
-                self.env._("Odoo's Sales / All Documents: reads every lead below head of sales.")
-            )
-        if "odoo_manager" in codes and not admin:
-            reasons.append(
-                self.env._("Odoo's Sales / Administrator without the CRM Administrator role.")
-            )
-        if any(c in SALES_ROLES for c in codes) and any(c in READER_ROLES for c in codes):
-            reasons.append(
-                self.env._("A sales role and a role outside sales at once: their rights add up.")
-            )
-        if requests and not user.active:
-            reasons.append(self.env._("Archived with a temporary access running."))
-        if (
-            codes
+        conditions = {
+            "settings": powers["settings"] and not admin,
+            "technical": powers["technical"] and not admin,
+            "export": powers["export"] and not manager,
+            "contact_deletion": (
+                powers["contact_deletion"] and not manager and not governed and bool(codes)
+            ),
+            "multi_company": powers["multi_company"] and not manager,
+            "odoo_all": "odoo_all" in codes and not manager,
+            "odoo_manager": "odoo_manager" in codes and not admin,
+            "mixed_roles": any(c in SALES_ROLES for c in codes)
+            and any(c in READER_ROLES for c in codes),
+            "archived_access": bool(requests) and not user.active,
+            "dormant": bool(codes)
             and user.active
-            and (not last_login or last_login < now - timedelta(days=DORMANT_DAYS))
-        ):
-            reasons.append(self.env._("No login for %s days.", DORMANT_DAYS))
-        return reasons
+            and (not last_login or last_login < now - timedelta(days=DORMANT_DAYS)),
+        }
+        return [code for code in FLAGS if conditions[code]]
+
+    def _reasons(self):
+        """The reasons of the row's flags, in the environment's language."""
+        self.ensure_one()
+        return [self.env._(FLAGS[code]) for code in (self.flag_codes or "").split(",") if code]
 
     # ------------------------------------------------------------
     # The menu, the print-out and the monthly e-mail
@@ -279,7 +281,7 @@ class CrmRightsAudit(models.Model):
             % (
                 row.user_name,
                 row.roles or "",
-                Markup("<br/>").join(escape(r) for r in (row.flag_reasons or "").splitlines()),
+                Markup("<br/>").join(escape(reason) for reason in row._reasons()),
                 fields.Datetime.to_string(row.last_login)
                 if row.last_login
                 else self.env._("never"),

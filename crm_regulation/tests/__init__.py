@@ -21,6 +21,7 @@ from . import (
     test_lead_stale,
     test_regulation_config,
     test_regulation_rpc,
+    test_rights_audit,
     test_role_matrix,
     test_rollout,
     test_security_attacks,

@@ -429,3 +429,30 @@ class TestContactsRpc(ContactsCommon, HttpCase):
                         },
                     )
             self.assertIn("AccessError", str(caught.exception.args))
+
+
+@tagged("post_install", "-at_install")
+class TestRoleTours(ContactsCommon, HttpCase):
+    def test_the_marketer_opens_a_lead(self):
+        lead = self._lead(
+            self.users["salesperson"],
+            self.team,
+            name="Tour Nurtured Lead",
+            partner_id=self._customer("Tour Client").id,
+            email_from="tour.client@x.com",
+            phone="+7 900 111 22 33",
+        )
+        self.start_tour(
+            f"/odoo/crm.lead/{lead.id}", "crm_regulation_marketer_lead_tour", login="rm_marketer"
+        )
+
+    def test_the_rights_audit(self):
+        over = self._user("rm_tour_settings", "Tour Settings Salesperson", "salesperson")
+        over.group_ids = [(4, self.env.ref("base.group_system").id)]
+        head = self._user("rm_tour_head", "Tour Head", "head_of_sales")
+        self.env["res.users.log"].with_user(head).sudo().create({})
+        self.start_tour(
+            "/odoo/action-crm_regulation.crm_rights_audit_action_open",
+            "crm_regulation_rights_audit_tour",
+            login="rm_crm_admin",
+        )

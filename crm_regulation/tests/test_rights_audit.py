@@ -4,10 +4,12 @@ from freezegun import freeze_time
 
 from odoo import fields
 from odoo.exceptions import AccessError
+from odoo.tests import tagged
 
 from .role_matrix_common import RoleMatrixCommon
 
 
+@tagged("post_install", "-at_install")
 class TestRightsAudit(RoleMatrixCommon):
     """A database with deliberately over-privileged users, audited as a CRM administrator."""
 
@@ -107,6 +109,7 @@ class TestRightsAudit(RoleMatrixCommon):
 
     def test_monthly_e_mail_once_per_month(self):
         Mail = self.env["mail.mail"]
+        admins = self.env.ref("crm_regulation.group_crm_admin").all_user_ids.filtered("email")
         cron = self.env.ref("crm_regulation.ir_cron_rights_audit").sudo()
 
         def run():
@@ -114,19 +117,29 @@ class TestRightsAudit(RoleMatrixCommon):
                 cron.method_direct_trigger()
             self.env.invalidate_all()
 
-        admins = self.env.ref("crm_regulation.group_crm_admin").all_user_ids.filtered("email")
-
         def sent():
-            return Mail.search([("subject", "like", "more rights than their CRM role")])
+            # the flagged users' names are in every language's e-mail
+            return Mail.search([("body_html", "ilike", "Au Settings")])
 
         with freeze_time("2026-12-02 06:00"):
             run()
             first = sent()
             self.assertEqual(len(first), len(admins))
             self.assertIn(self.admin.email, " ".join(first.mapped("email_to")))
-            self.assertIn("Au Settings", first[0].body_html)
+            self.assertIn("more rights than their CRM role", first[0].subject)
             run()  # rerun: nothing twice
             self.assertEqual(sent(), first)
+        # next month, in the administrator's language
+        self.env["res.lang"]._activate_lang("ru_RU")
+        self.env["ir.module.module"].search([("name", "=", "crm_regulation")])._update_translations(
+            "ru_RU"
+        )
+        self.admin.lang = "ru_RU"
         with freeze_time("2027-01-01 06:00"):
             run()
-            self.assertEqual(len(sent()), 2 * len(admins))
+            second = sent() - first
+            self.assertEqual(len(second), len(admins))
+            russian = second.filtered(lambda mail: self.admin.email in mail.email_to)
+            self.assertIn(
+                "Администрирование / Настройки без роли администратора CRM.", russian.body_html
+            )
