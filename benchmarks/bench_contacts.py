@@ -45,21 +45,23 @@ def add_contacts(env, count):
     leads (set-based)."""
     cr = env.cr
     companies = count // 5
+    # each company its own commercial entity, set at insert (an UPDATE would rewrite every
+    # index of res_partner, trigram ones included)
     cr.execute(
         """
-        INSERT INTO res_partner (name, complete_name, is_company, active, type, email,
-                                 create_date, write_date, create_uid, write_uid, lang)
-        SELECT 'Bench Company ' || g, 'Bench Company ' || g, TRUE, TRUE, 'contact',
+        WITH ids AS (SELECT nextval('res_partner_id_seq') AS id, g
+                       FROM generate_series(1, %s) AS g)
+        INSERT INTO res_partner (id, commercial_partner_id, name, complete_name, is_company,
+                                 active, type, email, create_date, write_date, create_uid,
+                                 write_uid, lang)
+        SELECT id, id, 'Bench Company ' || g, 'Bench Company ' || g, TRUE, TRUE, 'contact',
                'info' || g || '@company.example', now(), now(), 1, 1, 'en_US'
-          FROM generate_series(1, %s) AS g
+          FROM ids
         RETURNING id
         """,
         [companies],
     )
     company_ids = [row[0] for row in cr.fetchall()]
-    cr.execute(
-        "UPDATE res_partner SET commercial_partner_id = id WHERE id = ANY(%s)", [company_ids]
-    )
     cr.execute("SELECT id FROM res_users WHERE login LIKE 'bench_sp_%%' ORDER BY id")
     user_ids = [row[0] for row in cr.fetchall()]
     cr.execute(

@@ -63,6 +63,8 @@ CONTACT_FIELDS = frozenset(
         "duplicate_lead_ids",
     }
 )
+# the contacts a lead names (a caller names only contacts they may read: res_partner.py)
+PARTNER_FIELDS = ("partner_id", "commercial_partner_id")
 # the internal notes: hidden from the Accountant, who reads the financial side of deals
 INTERNAL_FIELDS = frozenset({"description"})
 # what the roles outside the sales hierarchy may edit on a lead
@@ -318,16 +320,30 @@ class CrmLead(models.Model):
             )
         return vals
 
+    def message_subscribe(self, partner_ids=None, subtype_ids=None):
+        # the followers a user adds are contacts they may read (a follower's address shows
+        # to whoever reads the lead's followers)
+        if partner_ids and not self.env.su and self.env["res.users"]._crm_regulation_governed():
+            self.env["res.partner"].browse(partner_ids).check_access("read")
+        return super().message_subscribe(partner_ids=partner_ids, subtype_ids=subtype_ids)
+
+    def _search_phone_mobile_search(self, operator, value):
+        # the search of phone numbers reads the phone: not a way around the field's access
+        self._check_field_access(self._fields["phone"], "read")
+        return super()._search_phone_mobile_search(operator, value)
+
     @api.model_create_multi
     def create(self, vals_list):
         if not self.env.su:
             vals_list = [self._regulation_followers_by_id(vals) for vals in vals_list]
+            self.env["res.partner"]._crm_regulation_check_readable(vals_list, PARTNER_FIELDS)
             self._regulation_check_assignment([(self.browse(), vals) for vals in vals_list])
         return super().create(vals_list)
 
     def write(self, vals):
         if not self.env.su:
             vals = self._regulation_followers_by_id(vals)
+            self.env["res.partner"]._crm_regulation_check_readable([vals], PARTNER_FIELDS)
             if {"user_id", "team_id"}.intersection(vals):
                 self._regulation_check_assignment([(lead, vals) for lead in self])
         return super().write(vals)

@@ -18,6 +18,15 @@ NARROWED_RULES = {
 }
 
 
+# the role matrix's own rules on Odoo's models (contacts, followers, messages): active while
+# the role matrix is in use, so that Odoo's users see no change (and pay nothing) before
+MATRIX_RULES = (
+    "crm_regulation.res_partner_rule_crm_regulation",
+    "crm_regulation.res_partner_rule_crm_regulation_write",
+    "crm_regulation.mail_followers_rule_crm_regulation",
+    "crm_regulation.mail_message_rule_marketer",
+    "crm_regulation.mail_message_rule_sales",
+)
 # the rules of the temporary accesses (every internal user): active while one is approved
 GRANT_RULES = (
     "crm_regulation.crm_lead_rule_granted_read",
@@ -36,7 +45,8 @@ class IrRule(models.Model):
         did before the addon, and the rules name no field of the addon. Once it is in use,
         Odoo's "Personal Leads" and "Personal Activities" are narrowed (to Odoo's own
         domain again for the users it does not govern: ``RegulationScope.governed``) and
-        the temporary accesses' rules are active. Called at install, upgrade and
+        the temporary accesses' rules are active; the role matrix's rules on contacts,
+        followers and messages are active while it is in use. Called at install, upgrade and
         uninstall (``restore``), and when roles, the setting or approvals change."""
         # sudo: the role matrix's switch of Odoo's rules and of its own; fixed domains
         Rule = self.sudo()
@@ -47,10 +57,11 @@ class IrRule(models.Model):
             domain = narrowed if in_use else stock
             if rule and rule.domain_force != domain:
                 rule.domain_force = domain
-        for xmlid in GRANT_RULES:
-            rule = Rule.with_context(active_test=False).env.ref(xmlid, raise_if_not_found=False)
-            if rule and rule.active != granting:
-                rule.active = granting
+        for xmlids, active in ((GRANT_RULES, granting), (MATRIX_RULES, in_use)):
+            for xmlid in xmlids:
+                rule = Rule.with_context(active_test=False).env.ref(xmlid, raise_if_not_found=False)
+                if rule and rule.active != active:
+                    rule.active = active
 
     def _make_access_error(self, operation, records):
         """A lead or contact the role matrix keeps from an internal user: the error says

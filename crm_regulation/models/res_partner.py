@@ -51,8 +51,10 @@ class ResPartner(models.Model):
         ids = [id_ for id_ in self._ids if isinstance(id_, int)]
         for mode in CUSTOMER_SCOPES:
             allowed = set()
-            if ids:
-                domain = self.sudo(False)._crm_regulation_contact_domain(mode)
+            domain = self.sudo(False)._crm_regulation_contact_domain(mode) if ids else None
+            if domain is not None and domain.is_true():
+                allowed = set(ids)  # not under the role matrix: no query
+            elif domain is not None:
                 # sudo: the user's own scope (built above), on these records only
                 query = (
                     self.sudo()
@@ -121,25 +123,46 @@ class ResPartner(models.Model):
         salespeople = [user.id]
         if Users._crm_regulation_holds("crm_regulation.group_head_of_sales"):
             salespeople = sorted({user.id, *scope.subteam_user_ids})
-        return Domain(
-            "id",
-            "any!",
+        parts = [
             SQL(
-                """
-                SELECT p.id FROM res_partner p
-                 WHERE p.commercial_partner_id IN (
-                       SELECT c.commercial_partner_id FROM res_partner c WHERE c.id IN %(leads)s)
-                 UNION SELECT id FROM res_partner WHERE user_id = ANY(%(salespeople)s)
-                 UNION SELECT id FROM res_partner WHERE create_uid = %(uid)s
-                 UNION SELECT partner_id FROM res_users WHERE share IS NOT TRUE
-                 UNION SELECT id FROM res_partner WHERE id = ANY(%(companies)s)
-                """,
-                leads=lead_query.subselect(SQL.identifier("crm_lead", "partner_id")),
-                salespeople=salespeople,
-                uid=user.id,
-                companies=user.company_ids.partner_id.ids,
+                "SELECT p.id FROM res_partner p WHERE p.commercial_partner_id IN ("
+                "SELECT c.commercial_partner_id FROM res_partner c WHERE c.id IN %s)",
+                lead_query.subselect(SQL.identifier("crm_lead", "partner_id")),
             ),
-        )
+            SQL("SELECT id FROM res_partner WHERE user_id = ANY(%s)", salespeople),
+            SQL("SELECT id FROM res_partner WHERE create_uid = %s", user.id),
+        ]
+        if mode == "read":
+            # what Odoo shows everyone (edited as Odoo allows: not through this rule)
+            parts += [
+                SQL("SELECT partner_id FROM res_users WHERE share IS NOT TRUE"),
+                SQL(
+                    "SELECT id FROM res_partner WHERE id = ANY(%s)", user.company_ids.partner_id.ids
+                ),
+            ]
+        return Domain("id", "any!", SQL(" UNION ").join(parts))
+
+    def _crm_regulation_check_readable(self, vals_list, fnames):
+        """The contacts a caller names in ``fnames`` of their values are contacts they may
+        read: linking a contact to a lead (or a company to a contact) would otherwise lend
+        it, the role matrix showing the customers of one's own leads."""
+        ids = {
+            vals[fname]
+            for vals in vals_list
+            for fname in fnames
+            if isinstance(vals.get(fname), int) and vals[fname]
+        }
+        if ids and not self.env.su and self.env["res.users"]._crm_regulation_governed():
+            self.env["res.partner"].browse(ids).check_access("read")
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._crm_regulation_check_readable(vals_list, ("parent_id",))
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._crm_regulation_check_readable([vals], ("parent_id",))
+        return super().write(vals)
 
     def _crm_regulation_check_manager(self, message):
         """Below head of sales, the role matrix's users neither delete nor export contacts."""
@@ -158,3 +181,45 @@ class ResPartner(models.Model):
             self.env._("Only the head of sales and CRM administrators export contacts.")
         )
         return super().export_data(fields_to_export)
+
+
+class Base(models.AbstractModel):
+    _inherit = "base"
+
+    def export_data(self, fields_to_export):
+        # below head of sales, the role matrix's users export no contact data, from any
+        # list (a lead's customer's e-mail through the stage history, a follower's address)
+        if self._name != "res.partner" and any(
+            self._crm_regulation_exports_contact(path) for path in fields_to_export
+        ):
+            self.env["res.partner"]._crm_regulation_check_manager(
+                self.env._("Only the head of sales and CRM administrators export contacts.")
+            )
+        return super().export_data(fields_to_export)
+
+    @api.model
+    def _crm_regulation_exports_contact(self, path):
+        """Whether the export path ``path`` ("lead_id/partner_id/email") reads a field of a
+        contact beyond its name, or a field related to one."""
+        model = self
+        names = path.replace(".id", "id").split("/")
+        for position, name in enumerate(names):
+            field = model._fields.get(name)
+            if field is None:
+                return False
+            if (
+                field.related
+                and model._fields.get(field.related.split(".")[0], field).comodel_name
+                == "res.partner"
+            ):
+                return True
+            if field.comodel_name == "res.partner" and names[position + 1 :] not in (
+                [],
+                ["id"],
+                ["display_name"],
+            ):
+                return True
+            if not field.comodel_name:
+                return False
+            model = self.env[field.comodel_name]
+        return False

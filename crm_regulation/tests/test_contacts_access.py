@@ -298,6 +298,129 @@ class TestContactsAccess(ContactsCommon):
         self.assertTrue(self.theirs.with_user(odoo_salesman).read(["email"]))
 
 
+class TestContactsAttacks(ContactsCommon):
+    """What the attack review of contacts found, refused (nothing changed)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.salesperson = cls.users["salesperson"]
+        cls.theirs_lead = cls._lead(cls.other_salesperson, cls.other_team)
+        cls.theirs = cls._customer("Other Client")
+        cls.theirs_lead.partner_id = cls.theirs
+        cls.own_lead = cls._lead(cls.salesperson, cls.team, partner_id=cls._customer("Own").id)
+        creation = cls.env.ref("base.group_partner_manager")
+        export = cls.env.ref("base.group_allow_export")
+        cls.salesperson.group_ids = [(4, creation.id), (4, export.id)]
+
+    def test_a_contact_is_not_lent_by_linking_it(self):
+        Lead = self.env["crm.lead"].with_user(self.salesperson)
+        for values in (
+            {"partner_id": self.theirs.id},
+            {"commercial_partner_id": self.theirs.parent_id.id},
+        ):
+            with self.subTest(values), self.assertRaises(AccessError):
+                Lead.create({"name": "Probe", **values})
+            with self.subTest(values), self.assertRaises(AccessError):
+                self.own_lead.with_user(self.salesperson).write(values)
+        with self.assertRaises(AccessError):
+            self.env["res.partner"].with_user(self.salesperson).create(
+                {"name": "Probe", "parent_id": self.theirs.parent_id.id}
+            )
+        self.assertEqual(self.own_lead.partner_id.name, "Own")
+        with self.assertRaises(AccessError):
+            self.theirs.with_user(self.salesperson).read(["email"])
+
+    def test_followers_show_only_the_contacts_one_reads(self):
+        self.theirs_lead.message_subscribe(partner_ids=self.theirs.ids)
+        Followers = self.env["mail.followers"].with_user(self.salesperson)
+        self.assertFalse(Followers.search_read([("partner_id", "=", self.theirs.id)], ["email"]))
+        with self.assertRaises(AccessError):
+            self.own_lead.with_user(self.salesperson).message_subscribe(partner_ids=self.theirs.ids)
+        self.own_lead.with_user(self.salesperson).message_subscribe(
+            partner_ids=self.own_lead.partner_id.ids
+        )
+        self.assertEqual(
+            Followers.search_read([("partner_id", "=", self.own_lead.partner_id.id)], ["email"])[0][
+                "email"
+            ],
+            "Own@x.com",
+        )
+        with self.assertRaises(AccessError):
+            Followers.search([("res_model", "=", "crm.lead")]).export_data(["email"])
+
+    def test_the_marketer_reads_no_customer_e_mail_in_the_chatter(self):
+        self.own_lead.message_post(
+            body="Call me", author_id=self.own_lead.partner_id.id, message_type="email"
+        )
+        self.own_lead.message_post(body="Team note", message_type="comment")
+        Message = self.env["mail.message"].with_user(self.users["marketer"])
+        found = Message.search_read(
+            [("model", "=", "crm.lead"), ("res_id", "=", self.own_lead.id)], ["email_from", "body"]
+        )
+        self.assertIn("Team note", str(found))
+        self.assertNotIn("Own@x.com", str(found))
+        self.assertNotIn("Call me", str(found))
+        # a senior salesperson who is also a marketer keeps the messages of the leads their
+        # sales role reads (the roles add up)
+        both = self.users["senior_salesperson"]
+        both.group_ids = [(4, self.env.ref("crm_regulation.group_marketer").id)]
+        self.assertIn(
+            "Call me",
+            str(
+                self.env["mail.message"]
+                .with_user(both)
+                .search_read(
+                    [("res_id", "=", self.own_lead.id), ("model", "=", "crm.lead")], ["body"]
+                )
+            ),
+        )
+
+    def test_no_phone_oracle_for_the_marketer(self):
+        self.own_lead.phone = "+1 555 0002"
+        Lead = self.env["crm.lead"].with_user(self.users["marketer"])
+        with self.assertRaises(AccessError):
+            Lead.search_count([("phone_mobile_search", "=like", "+1555%")])
+        self.assertEqual(
+            self.env["crm.lead"]
+            .with_user(self.salesperson)
+            .search_count([("phone_mobile_search", "=like", "+1555%")]),
+            1,
+        )
+
+    def test_no_deletion_through_the_merge_of_contacts(self):
+        mine = self.own_lead.partner_id
+        copy = (
+            self.env["res.partner"]
+            .with_user(self.salesperson)
+            .create({"name": "Own copy", "email": mine.email})
+        )
+        wizard = (
+            self.env["base.partner.merge.automatic.wizard"]
+            .with_user(self.salesperson)
+            .create({"partner_ids": [(6, 0, [mine.id, copy.id])], "dst_partner_id": copy.id})
+        )
+        with self.assertRaises(AccessError):
+            wizard.action_merge()
+        self.assertTrue(mine.exists())
+        self.assertEqual(self.own_lead.partner_id, mine)
+
+    def test_no_export_of_contacts_through_other_lists(self):
+        History = self.env["crm.lead.stage.history"].with_user(self.salesperson)
+        stays = History.search([])
+        self.assertTrue(stays)
+        with self.assertRaises(AccessError):
+            stays.export_data(["lead_id/partner_id/email"])
+        # the names of things stay exportable where export is allowed
+        self.assertTrue(stays.export_data(["lead_id/partner_id", "stage_id"])["datas"])
+
+    def test_edits_only_the_customers_of_their_leads(self):
+        for partner in (self.env.company.partner_id, self.colleague.partner_id):
+            with self.subTest(partner.name), self.assertRaises(AccessError):
+                partner.with_user(self.salesperson).write({"email": "pwned@evil.test"})
+        self.own_lead.partner_id.with_user(self.salesperson).write({"phone": "+1 555"})
+
+
 class TestLeastPrivilege(ContactsCommon):
     """The Marketer reads leads without their contact data; the Accountant reads won and
     signed leads, their customer and figures, not their internal notes."""

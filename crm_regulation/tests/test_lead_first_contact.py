@@ -22,8 +22,9 @@ class TestLeadFirstContact(CrmRegulationCommon):
         )
         # speed counted in the team's working hours: 9-13 and 14-18 UTC, Monday to Friday
         cls.team.resource_calendar_id = cls._calendar("Sales hours", "UTC", ((9, 13), (14, 18)))
+        # Sasha's customer (a salesperson names only contacts they may read)
         cls.customer = cls.env["res.partner"].create(
-            {"name": "Customer", "email": "customer@example.com"}
+            {"name": "Customer", "email": "customer@example.com", "user_id": cls.user_salesman.id}
         )
 
     def lead(self):

@@ -657,14 +657,20 @@ class TestRoleMatrixAtInstall(TransactionCase):
         personal = self.env.ref("crm.crm_rule_personal_lead")
         granted = self.env.ref("crm_regulation.crm_lead_rule_granted_read")
         Rule = self.env["ir.rule"]
+        contacts = self.env.ref("crm_regulation.res_partner_rule_crm_regulation")
         with patch.object(Users, "_crm_regulation_matrix_in_use", lambda self: False):
             Rule._crm_regulation_sync_stock_rules()
             self.assertEqual(
                 personal.domain_force, "['|',('user_id','=',user.id),('user_id','=',False)]"
             )
+            # no rule of the role matrix on contacts, followers or messages either
+            self.assertFalse(contacts.active)
+            Partner = self.env["res.partner"].with_user(self.salesman)
+            self.assertEqual(Partner.search_count([]), self.env["res.partner"].search_count([]))
         with patch.object(Users, "_crm_regulation_matrix_in_use", lambda self: True):
             Rule._crm_regulation_sync_stock_rules()
             self.assertEqual(personal.domain_force, "[('regulation_scope', '=', 'own')]")
+            self.assertTrue(contacts.active)
         # the temporary accesses' rules: active while one is approved
         self.env["crm.access.request"].search([("state", "=", "approved")]).state = "expired"
         Rule._crm_regulation_sync_stock_rules()

@@ -1,1 +1,1 @@
-from . import crm_lead_lost, crm_lead_restore, crm_regulation_handover
+from . import base_partner_merge, crm_lead_lost, crm_lead_restore, crm_regulation_handover
