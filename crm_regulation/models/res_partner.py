@@ -31,12 +31,12 @@ class ResPartner(models.Model):
     # ``partner_id any`` on the models that inherit contacts: users, companies)
     crm_regulation_read = fields.Boolean(
         string="Read under the Role Matrix",
-        compute="_compute_crm_regulation_access",
+        compute="_compute_crm_regulation_read",
         search="_search_crm_regulation_read",
     )
     crm_regulation_write = fields.Boolean(
         string="Edited under the Role Matrix",
-        compute="_compute_crm_regulation_access",
+        compute="_compute_crm_regulation_write",
         search="_search_crm_regulation_write",
     )
 
@@ -47,23 +47,31 @@ class ResPartner(models.Model):
         return result
 
     @api.depends_context("uid")
-    def _compute_crm_regulation_access(self):
+    def _compute_crm_regulation_read(self):
+        self._crm_regulation_compute("read")
+
+    @api.depends_context("uid")
+    def _compute_crm_regulation_write(self):
+        self._crm_regulation_compute("write")
+
+    def _crm_regulation_compute(self, mode):
+        """The field of ``mode`` for these contacts, in one query on their ids (Odoo's
+        check of the rules on records in memory: a few records at a time)."""
         ids = [id_ for id_ in self._ids if isinstance(id_, int)]
-        for mode in CUSTOMER_SCOPES:
-            allowed = set()
-            domain = self.sudo(False)._crm_regulation_contact_domain(mode) if ids else None
-            if domain is not None and domain.is_true():
-                allowed = set(ids)  # not under the role matrix: no query
-            elif domain is not None:
-                # sudo: the user's own scope (built above), on these records only
-                query = (
-                    self.sudo()
-                    .with_context(active_test=False)
-                    ._search(Domain("id", "in", ids) & domain)
+        scope = self.sudo(False)._crm_regulation_contact_scope(mode) if ids else None
+        if scope is None:
+            allowed = set(ids)  # not under the role matrix: no query
+        else:
+            self.env.cr.execute(
+                SQL(
+                    "SELECT p.id FROM res_partner p WHERE p.id = ANY(%s) AND (%s)",
+                    ids,
+                    SQL(" OR ").join(self._crm_regulation_contact_predicates(scope)),
                 )
-                allowed = set(query.get_result_ids())
-            for partner in self:
-                partner[f"crm_regulation_{mode}"] = partner._origin.id in allowed
+            )
+            allowed = {row[0] for row in self.env.cr.fetchall()}
+        for partner in self:
+            partner[f"crm_regulation_{mode}"] = partner._origin.id in allowed
 
     def _search_crm_regulation_read(self, operator, value):
         return self._crm_regulation_search("read", operator, value)
@@ -75,23 +83,38 @@ class ResPartner(models.Model):
         if operator != "in" or list(value) != [True]:
             return NotImplemented
         # Odoo optimizes record rules as superuser: the scope is the user's (env.uid)
-        return self.sudo(False)._crm_regulation_contact_domain(mode)
+        scope = self.sudo(False)._crm_regulation_contact_scope(mode)
+        if scope is None:
+            return Domain.TRUE
+        contacts = SQL(" UNION ").join(self._crm_regulation_contact_sets(scope))
+        # "= ANY(ARRAY(...))": the contacts are computed once, then read by primary key
+        # (PostgreSQL cannot estimate how few they are, and would rather scan every
+        # contact to join them); in memory, the field itself (one query on the records)
+        return Domain.custom(
+            to_sql=lambda model, alias, query: SQL(
+                "%s = ANY(ARRAY(%s))", SQL.identifier(alias, "id"), contacts
+            ),
+            predicate=lambda record: record[f"crm_regulation_{mode}"],
+        )
 
     @api.model
-    def _crm_regulation_contact_domain(self, mode):
-        """The contacts the current user reads (``mode`` "read") or edits ("write") under
-        the role matrix: the customers of the leads their roles read (edit) (the whole
-        commercial entity: the company and its people), for a Marketer those of the leads
-        in revival (read), the contacts they are the salesperson of (a head of sales: of
-        any user of their teams) or created, and what Odoo itself shows everyone: the
-        partners of internal users and of the user's companies. One
-        ``id IN (... UNION ...)``: each part goes through an index, and the result is
-        joined on the primary key."""
+    def _crm_regulation_contact_scope(self, mode):
+        """What the contacts the current user reads (``mode`` "read") or edits ("write")
+        under the role matrix are made of (None: every contact, as Odoo allows):
+
+        - the customers of the leads their roles read (edit), the whole commercial entity
+          (the company and its people); for a Marketer, those of the leads in revival
+          (read): ``leads``, a query on leads;
+        - the contacts whose salesperson they are (a head of sales: any user of their
+          teams): ``salespeople``; the contacts they created: ``uid``;
+        - to read, what Odoo itself shows everyone: the partners of internal users and of
+          the user's companies: ``companies``.
+        """
         Users = self.env["res.users"]
         if self.env.su or not Users._crm_regulation_governed():
-            return Domain.TRUE
+            return None
         if Users._crm_regulation_holds(ALL_CONTACTS_GROUPS):
-            return Domain.TRUE
+            return None
         user = self.env.user
         scope = Users._crm_regulation_scope()
         now = fields.Datetime.now()
@@ -123,24 +146,62 @@ class ResPartner(models.Model):
         salespeople = [user.id]
         if Users._crm_regulation_holds("crm_regulation.group_head_of_sales"):
             salespeople = sorted({user.id, *scope.subteam_user_ids})
+        return {
+            "mode": mode,
+            "leads": lead_query,
+            "salespeople": salespeople,
+            "uid": user.id,
+            "companies": user.company_ids.partner_id.ids if mode == "read" else [],
+        }
+
+    @api.model
+    def _crm_regulation_contact_sets(self, scope):
+        """The contacts of ``scope`` as sets to unite (a search: each part goes through an
+        index, the customers' from the leads' side, one commercial entity at a time)."""
+        leads = scope["leads"]
         parts = [
             SQL(
                 "SELECT p.id FROM res_partner p WHERE p.commercial_partner_id IN ("
-                "SELECT c.commercial_partner_id FROM res_partner c WHERE c.id IN %s)",
-                lead_query.subselect(SQL.identifier("crm_lead", "partner_id")),
+                "SELECT c.commercial_partner_id FROM %s"
+                " JOIN res_partner c ON c.id = crm_lead.partner_id WHERE %s)",
+                leads.from_clause,
+                leads.where_clause,
             ),
-            SQL("SELECT id FROM res_partner WHERE user_id = ANY(%s)", salespeople),
-            SQL("SELECT id FROM res_partner WHERE create_uid = %s", user.id),
+            SQL("SELECT id FROM res_partner WHERE user_id = ANY(%s)", scope["salespeople"]),
+            SQL("SELECT id FROM res_partner WHERE create_uid = %s", scope["uid"]),
         ]
-        if mode == "read":
+        if scope["mode"] == "read":
             # what Odoo shows everyone (edited as Odoo allows: not through this rule)
             parts += [
                 SQL("SELECT partner_id FROM res_users WHERE share IS NOT TRUE"),
-                SQL(
-                    "SELECT id FROM res_partner WHERE id = ANY(%s)", user.company_ids.partner_id.ids
-                ),
+                SQL("SELECT id FROM res_partner WHERE id = ANY(%s)", scope["companies"]),
             ]
-        return Domain("id", "any!", SQL(" UNION ").join(parts))
+        return parts
+
+    @api.model
+    def _crm_regulation_contact_predicates(self, scope):
+        """The contacts of ``scope`` as conditions on one contact ``p`` (a check of a few
+        records: each an index lookup from the contact's side)."""
+        leads = scope["leads"]
+        predicates = [
+            SQL(
+                "EXISTS (SELECT 1 FROM res_partner c JOIN %s ON crm_lead.partner_id = c.id"
+                " WHERE c.commercial_partner_id = p.commercial_partner_id AND %s)",
+                leads.from_clause,
+                leads.where_clause,
+            ),
+            SQL("p.user_id = ANY(%s)", scope["salespeople"]),
+            SQL("p.create_uid = %s", scope["uid"]),
+        ]
+        if scope["mode"] == "read":
+            predicates += [
+                SQL(
+                    "EXISTS (SELECT 1 FROM res_users u WHERE u.partner_id = p.id"
+                    " AND u.share IS NOT TRUE)"
+                ),
+                SQL("p.id = ANY(%s)", scope["companies"]),
+            ]
+        return predicates
 
     def _crm_regulation_check_readable(self, vals_list, fnames):
         """The contacts a caller names in ``fnames`` of their values are contacts they may
