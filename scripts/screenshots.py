@@ -117,7 +117,9 @@ def main():
     parser.add_argument("--login", default="admin")
     parser.add_argument("--password", default="admin")
     parser.add_argument(
-        "--only", choices=["digest", "revival"], help="only the digest's or the revival's shots"
+        "--only",
+        choices=["digest", "revival", "roles"],
+        help="only the digest's, the revival's or the role matrix's shots",
     )
     args = parser.parse_args()
 
@@ -155,6 +157,13 @@ def main():
     browser = Browser()
     try:
         browser.use_session(session)
+        if args.only in (None, "roles"):
+            browser.shot(
+                f"{args.url}/odoo/action-crm_regulation.crm_rights_audit_action_open",
+                OUT / "screenshot_rights_audit.png",
+            )
+        if args.only == "roles":
+            return
         if args.only in (None, "revival"):
             shoot_revival(browser, rpc, args.url)
         if args.only == "revival":
