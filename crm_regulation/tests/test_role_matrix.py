@@ -1,3 +1,4 @@
+import importlib.util
 import os
 import re
 from pathlib import Path
@@ -129,3 +130,19 @@ class TestRoleMatrixDocument(RoleMatrixCommon):
             for role, operation, cells in table[2]:
                 row = "".join(f"<td>{value}</td>" for value in (role, operation, *cells))
                 self.assertIn(row, re.sub(r">\s+<", "><", html))
+
+
+class TestRoleMatrixUpgrade(RoleMatrixCommon):
+    def test_the_accountants_rule_is_renamed_at_upgrade(self):
+        """19.0.1.11.0: the Accountant's rule (noupdate) says what it shows now."""
+        rule = self.env.ref("crm_regulation.crm_lead_rule_accountant")
+        rule.name = "Leads: all (accounting)"
+        path = Path(__file__).parents[1] / "migrations" / "19.0.1.11.0" / "post-migration.py"
+        spec = importlib.util.spec_from_file_location("role_matrix_migration", path)
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        for _run in range(2):  # twice: the same
+            migration.migrate(self.env.cr, "19.0.1.10.0")
+            self.assertEqual(rule.name, "Leads: won and with a signed contract (accounting)")
+        # the rule still shows the accountant the won leads only
+        self.assertEqual(rule.domain_force, "[('regulation_scope', '=', 'accountant')]")
