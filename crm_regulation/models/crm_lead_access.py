@@ -5,6 +5,7 @@ from markupsafe import Markup
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError
+from odoo.fields import Command
 
 from .caller_values import ids_commands
 from .cursor_flags import MERGED, READER_PROFILES, flagged, flags
@@ -78,6 +79,7 @@ READER_VIEWS = {
     "form": "crm_regulation.crm_lead_view_form_reader",
     "list": "crm_regulation.crm_lead_view_list_reader",
     "kanban": "crm_regulation.crm_lead_view_kanban_reader",
+    "search": "crm_regulation.crm_lead_view_search_reader",
 }
 
 
@@ -246,11 +248,13 @@ class CrmLead(models.Model):
     def get_view(self, view_id=None, view_type="form", **options):
         # Marketer, Support and Accountant see leads in views made for reading: the
         # standard ones show sensitive fields and sales actions everywhere
-        if view_type not in READER_VIEWS or not self._regulation_reader_roles():
+        if not self._regulation_reader_roles():
             return super().get_view(view_id, view_type, **options)
-        result = super().get_view(self.env.ref(READER_VIEWS[view_type]).id, view_type, **options)
-        # the fields the roles hold refused are not in the view (the web client knows the
-        # fields of ``fields_get`` only)
+        if view_type in READER_VIEWS:
+            view_id = self.env.ref(READER_VIEWS[view_type]).id
+        result = super().get_view(view_id, view_type, **options)
+        # the fields the roles hold refused are not in any view (the web client knows the
+        # fields of ``fields_get`` only: Odoo's calendar and activity views name some)
         arch = etree.fromstring(result["arch"])
         refused = False
         for node in arch.xpath("//field[@name]"):
@@ -310,21 +314,24 @@ class CrmLead(models.Model):
         )
 
     def _regulation_followers_by_id(self, vals):
-        """Followers are named by id: Odoo applies the other commands of
-        ``message_partner_ids`` to the contacts with more rights than the caller's (a
-        colleague's customer renamed through one's own lead)."""
-        if "message_partner_ids" in vals:
-            vals = dict(vals)
-            vals["message_partner_ids"] = ids_commands(
-                self.env, "message_partner_ids", vals["message_partner_ids"]
-            )
-        return vals
+        """Under the role matrix, followers are named by id: Odoo applies the other
+        commands of ``message_partner_ids`` to the contacts with more rights than the
+        caller's (a colleague's customer renamed through one's own lead). A list of ids, a
+        recordset or False keep Odoo's meaning (set, clear)."""
+        value = vals.get("message_partner_ids")
+        if "message_partner_ids" not in vals or isinstance(value, models.BaseModel) or not value:
+            return vals
+        if all(isinstance(item, int) and not isinstance(item, bool) for item in value):
+            commands = [Command.set(list(value))]
+        else:
+            commands = ids_commands(self.env, "message_partner_ids", value)
+        return {**vals, "message_partner_ids": commands}
 
     def message_subscribe(self, partner_ids=None, subtype_ids=None):
         # the followers a user adds are contacts they may read (a follower's address shows
         # to whoever reads the lead's followers)
-        if partner_ids and not self.env.su and self.env["res.users"]._crm_regulation_governed():
-            self.env["res.partner"].browse(partner_ids).check_access("read")
+        if partner_ids and self.env["res.users"]._crm_regulation_governed():
+            self.env["res.partner"]._crm_regulation_check_readable(partner_ids)
         return super().message_subscribe(partner_ids=partner_ids, subtype_ids=subtype_ids)
 
     def _search_phone_mobile_search(self, operator, value):
@@ -334,19 +341,31 @@ class CrmLead(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        if not self.env.su:
+        Partner = self.env["res.partner"]
+        if self.env["res.users"]._crm_regulation_governed():
             vals_list = [self._regulation_followers_by_id(vals) for vals in vals_list]
-            self.env["res.partner"]._crm_regulation_check_readable(vals_list, PARTNER_FIELDS)
+            # the customers named, by the values or the context's defaults
+            Partner._crm_regulation_check_readable(
+                Partner._crm_regulation_named(self.env.context, vals_list, PARTNER_FIELDS)
+            )
+        if not self.env.su:
             self._regulation_check_assignment([(self.browse(), vals) for vals in vals_list])
-        return super().create(vals_list)
+        leads = super().create(vals_list)
+        Partner._crm_regulation_contacts_changed()
+        return leads
 
     def write(self, vals):
-        if not self.env.su:
+        if self.env["res.users"]._crm_regulation_governed():
             vals = self._regulation_followers_by_id(vals)
-            self.env["res.partner"]._crm_regulation_check_readable([vals], PARTNER_FIELDS)
-            if {"user_id", "team_id"}.intersection(vals):
-                self._regulation_check_assignment([(lead, vals) for lead in self])
-        return super().write(vals)
+            Partner = self.env["res.partner"]
+            Partner._crm_regulation_check_readable(
+                Partner._crm_regulation_named({}, [vals], PARTNER_FIELDS)
+            )
+        if not self.env.su and {"user_id", "team_id"}.intersection(vals):
+            self._regulation_check_assignment([(lead, vals) for lead in self])
+        result = super().write(vals)
+        self.env["res.partner"]._crm_regulation_contacts_changed()
+        return result
 
     def export_data(self, fields_to_export):
         if self.env["res.users"]._crm_regulation_governed() and not self._regulation_is_manager():

@@ -30,7 +30,9 @@ MANAGER_ROLES = ("crm_admin", "head_of_sales", "odoo_manager")
 # the Odoo rights that give admin-like power: field -> group
 POWERS = {
     "settings": "base.group_system",
-    "technical": "base.group_no_one",
+    # (Odoo 19's "Technical Features" come with every internal user's debug mode: the
+    # technical power is the administration of users and their groups)
+    "technical": "base.group_erp_manager",
     "export": "base.group_allow_export",
     "contact_deletion": "base.group_partner_manager",
     "multi_company": "base.group_multi_company",
@@ -39,7 +41,9 @@ DORMANT_DAYS = 90
 # why a user's rights exceed their role (crm.rights.audit._flags), in this order
 FLAGS = {
     "settings": _lt("Administration / Settings without the CRM Administrator role."),
-    "technical": _lt("Technical features (developer menus) below CRM administrator."),
+    "technical": _lt(
+        "Administration / Access Rights (users and their groups) below CRM administrator."
+    ),
     "export": _lt("Export of every list below head of sales."),
     "contact_deletion": _lt(
         "Deletes contacts: Odoo's Sales groups outside the role matrix (Settings)."
@@ -75,7 +79,7 @@ class CrmRightsAudit(models.Model):
         "it to Odoo's Sales groups).",
     )
     settings = fields.Boolean(readonly=True)
-    technical = fields.Boolean(string="Technical Features", readonly=True)
+    technical = fields.Boolean(string="Access Rights", readonly=True)
     export = fields.Boolean(readonly=True)
     contact_deletion = fields.Boolean(readonly=True)
     multi_company = fields.Boolean(string="Several Companies", readonly=True)
@@ -87,6 +91,8 @@ class CrmRightsAudit(models.Model):
     flag_codes = fields.Char(readonly=True)
     flag_reasons = fields.Text(readonly=True, help="In the language of whoever audited.")
     date = fields.Datetime(string="Audited On", readonly=True)
+
+    _one_per_user = models.UniqueIndex("(user_id)", "The rights audit has one row per user.")
 
     # ------------------------------------------------------------
     # The snapshot (its one writer)
@@ -114,35 +120,47 @@ class CrmRightsAudit(models.Model):
             self._audit_values(user, now, logins.get(user.id, (False, 0)), accesses.get(user.id))
             for user in users
         ]
-        # the whole snapshot, rebuilt (one row per internal user: hundreds, not leads)
-        self.env.cr.execute(SQL("DELETE FROM %s", SQL.identifier(self._table)))
-        Audit.invalidate_model()
-        return Audit.create(values)
+        # one row per internal user (hundreds, not leads), updated in place: two refreshes
+        # at once serialize on the lock, then on the rows (one row per user: UNIQUE)
+        every_row = Audit.with_context(active_test=False).search([])  # pylint: disable=no-search-all
+        rows = {row.user_id.id: row for row in every_row}
+        kept, to_create = Audit, []
+        for vals in values:
+            row = rows.pop(vals["user_id"], None)
+            if row:
+                row.write(vals)
+                kept |= row
+            else:
+                to_create.append(vals)
+        for row in rows.values():  # no longer an internal user
+            row.unlink()
+        return kept | Audit.create(to_create)
 
     @api.model
     def _logins(self, users, now):
-        """{user id: (last login, logins in the last 30 days)}: one query."""
-        # sudo: the log of every user's logins (Odoo shows each only their own)
-        groups = (
+        """{user id: (last login, logins in the last 30 days)}: the last login from Odoo's
+        login log (its autovacuum keeps each user's last one), the logins from the sessions
+        first seen in the last 30 days (``res.device.log``: one row kept per session)."""
+        # sudo: the logs of every user's logins and sessions (Odoo shows each their own)
+        last = dict(
             self.env["res.users.log"]
             .sudo()
-            ._read_group(
-                [("create_uid", "in", users.ids)],
-                ["create_uid"],
-                ["create_date:max", "__count"],
-            )
+            ._read_group([("create_uid", "in", users.ids)], ["create_uid"], ["create_date:max"])
         )
-        recent = dict(
-            # sudo: as above
-            self.env["res.users.log"]
+        # sudo: as above
+        sessions = dict(
+            self.env["res.device.log"]
             .sudo()
             ._read_group(
-                [("create_uid", "in", users.ids), ("create_date", ">=", now - timedelta(days=30))],
-                ["create_uid"],
-                ["__count"],
+                [("user_id", "in", users.ids), ("first_activity", ">=", now - timedelta(days=30))],
+                ["user_id"],
+                ["session_identifier:count_distinct"],
             )
         )
-        return {user.id: (last, recent.get(user, 0)) for user, last, _count in groups}
+        return {
+            user.id: (last.get(user, False), sessions.get(user, 0))
+            for user in set(last) | set(sessions)
+        }
 
     @api.model
     def _temporary_accesses(self, users, now):
@@ -166,10 +184,10 @@ class CrmRightsAudit(models.Model):
 
     @api.model
     def _audit_values(self, user, now, logins, requests):
-        held = [(code, name) for code, name, group in ROLES if user.has_group(group)]
+        held = [(code, name) for code, name, group in ROLES if user._has_group(group)]
         codes = [code for code, _name in held]
         role = codes[0] if codes else False
-        powers = {name: user.has_group(group) for name, group in POWERS.items()}
+        powers = {name: user._has_group(group) for name, group in POWERS.items()}
         powers["multi_company"] = powers["multi_company"] and len(user.company_ids) > 1
         governed = user.with_user(user).sudo(False)._crm_regulation_governed()
         last_login, logins_30_days = logins
@@ -258,7 +276,7 @@ class CrmRightsAudit(models.Model):
         self._refresh()
         self.env["ir.cron"]._commit_progress(remaining=len(todo))
         for company in todo:
-            company = company.try_lock_for_update().filtered(
+            company = company.try_lock_for_update(allow_referencing=True).filtered(
                 lambda c: not c.crm_rights_audit_month or c.crm_rights_audit_month < month
             )
             if company:

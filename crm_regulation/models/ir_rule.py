@@ -64,10 +64,13 @@ class IrRule(models.Model):
                     rule.active = active
 
     def _make_access_error(self, operation, records):
-        """A lead or contact the role matrix keeps from an internal user: the error says
-        where to ask for it."""
+        """A lead or contact kept from a user the role matrix governs: the error says where
+        to ask for it."""
         error = super()._make_access_error(operation, records)
-        if records._name in ("crm.lead", "res.partner") and self.env.user._is_internal():
+        if (
+            records._name in ("crm.lead", "res.partner")
+            and self.env["res.users"]._crm_regulation_governed()
+        ):
             hint = self.env._(
                 "Ask your head of sales, or request temporary access to the lead: "
                 "CRM > Sales > Access Requests."

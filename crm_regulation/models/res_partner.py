@@ -203,27 +203,47 @@ class ResPartner(models.Model):
             ]
         return predicates
 
-    def _crm_regulation_check_readable(self, vals_list, fnames):
-        """The contacts a caller names in ``fnames`` of their values are contacts they may
-        read: linking a contact to a lead (or a company to a contact) would otherwise lend
-        it, the role matrix showing the customers of one's own leads."""
-        ids = {
-            vals[fname]
-            for vals in vals_list
-            for fname in fnames
-            if isinstance(vals.get(fname), int) and vals[fname]
-        }
-        if ids and not self.env.su and self.env["res.users"]._crm_regulation_governed():
-            self.env["res.partner"].browse(ids).check_access("read")
+    @api.model
+    def _crm_regulation_check_readable(self, partner_ids):
+        """Under the role matrix, the contacts a caller names (a lead's customer, a
+        contact's company, a follower) are contacts they read: naming one would otherwise
+        lend it, the role matrix showing the customers of one's own leads."""
+        if partner_ids and self.env["res.users"]._crm_regulation_governed():
+            self.browse(partner_ids).check_access("read")
+
+    @api.model
+    def _crm_regulation_contacts_changed(self):
+        """Leads or contacts changed in this transaction: the contacts' access, computed
+        for the current user, is computed again."""
+        self.invalidate_model(["crm_regulation_read", "crm_regulation_write"])
+
+    @api.model
+    def _crm_regulation_named(self, context, vals_list, fnames):
+        """The ids of the contacts that ``fnames`` of ``vals_list`` (or the ``default_``
+        keys of ``context``, for a create) name."""
+        ids = set()
+        for vals in vals_list:
+            for fname in fnames:
+                value = vals[fname] if fname in vals else context.get(f"default_{fname}")
+                if isinstance(value, int) and not isinstance(value, bool) and value:
+                    ids.add(value)
+        return list(ids)
 
     @api.model_create_multi
     def create(self, vals_list):
-        self._crm_regulation_check_readable(vals_list, ("parent_id",))
-        return super().create(vals_list)
+        self._crm_regulation_check_readable(
+            self._crm_regulation_named(self.env.context, vals_list, ("parent_id",))
+        )
+        partners = super().create(vals_list)
+        self._crm_regulation_contacts_changed()
+        return partners
 
     def write(self, vals):
-        self._crm_regulation_check_readable([vals], ("parent_id",))
-        return super().write(vals)
+        self._crm_regulation_check_readable(self._crm_regulation_named({}, [vals], ("parent_id",)))
+        result = super().write(vals)
+        if {"user_id", "parent_id", "commercial_partner_id"}.intersection(vals):
+            self._crm_regulation_contacts_changed()
+        return result
 
     def _crm_regulation_check_manager(self, message):
         """Below head of sales, the role matrix's users neither delete nor export contacts."""

@@ -187,6 +187,7 @@ class ResUsers(models.Model):
         worker, the field access memo of this cursor, Odoo's rules (in use or not)."""
         self.env.registry.clear_cache()
         flags(self.env, READER_PROFILES).clear()
+        self.env["res.partner"]._crm_regulation_contacts_changed()
         self.env["ir.rule"]._crm_regulation_sync_stock_rules()
 
     @api.model

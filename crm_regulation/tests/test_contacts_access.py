@@ -568,6 +568,20 @@ class TestRoleTours(ContactsCommon, HttpCase):
         self.start_tour(
             f"/odoo/crm.lead/{lead.id}", "crm_regulation_marketer_lead_tour", login="rm_marketer"
         )
+        self.start_tour(
+            "/odoo/action-crm.crm_lead_action_pipeline",
+            "crm_regulation_marketer_pipeline_tour",
+            login="rm_marketer",
+        )
+        program = self.env["crm.revival.program"].create(
+            {"name": "Tour", "reentry_stage_id": self.env["crm.stage"].search([], limit=1).id}
+        )
+        self.env["crm.revival.enrollment"].create({"lead_id": lead.id, "program_id": program.id})
+        self.start_tour(
+            "/odoo/action-crm_regulation.crm_revival_enrollment_action",
+            "crm_regulation_marketer_revival_tour",
+            login="rm_marketer",
+        )
 
     def test_the_rights_audit(self):
         over = self._user("rm_tour_settings", "Tour Settings Salesperson", "salesperson")

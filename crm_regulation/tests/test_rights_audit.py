@@ -25,6 +25,7 @@ class TestRightsAudit(RoleMatrixCommon):
 
         cls.settings_salesperson = user("au_settings", "base.group_system")
         cls.exporting_salesperson = user("au_export", "base.group_allow_export")
+        cls.technical = user("au_technical", "base.group_erp_manager")
         cls.all_documents = user("au_all", "sales_team.group_sale_salesman_all_leads")
         cls.head_and_marketer = cls._user("au_mixed", "Head And Marketer", "head_of_sales")
         cls.head_and_marketer.group_ids = [(4, cls.env.ref("crm_regulation.group_marketer").id)]
@@ -47,8 +48,35 @@ class TestRightsAudit(RoleMatrixCommon):
         # everyone logged in lately but the dormant salesperson; the head of sales 3 times
         for member in (*cls.users.values(), cls.settings_salesperson, cls.exporting_salesperson):
             cls.env["res.users.log"].with_user(member).sudo().create({})
-        for _i in range(2):
-            cls.env["res.users.log"].with_user(cls.users["head_of_sales"]).sudo().create({})
+        # logins: one session each (Odoo keeps one row per session), the head of sales 3
+        now = fields.Datetime.now()
+        for index, member in enumerate(
+            (*cls.users.values(), cls.settings_salesperson, cls.exporting_salesperson)
+        ):
+            sessions = 3 if member == cls.users["head_of_sales"] else 1
+            cls.env["res.device.log"].create(
+                [
+                    {
+                        "session_identifier": f"audit-{index}-{session}",
+                        "user_id": member.id,
+                        "first_activity": now,
+                        "last_activity": now,
+                        "platform": "linux",
+                        "browser": "chrome",
+                        "ip_address": "127.0.0.1",
+                    }
+                    for session in range(sessions)
+                ]
+            )
+        # an old session does not count in the last 30 days
+        cls.env["res.device.log"].create(
+            {
+                "session_identifier": "audit-old",
+                "user_id": cls.users["head_of_sales"].id,
+                "first_activity": now - timedelta(days=40),
+                "last_activity": now - timedelta(days=40),
+            }
+        )
         cls.dormant = cls.colleague
 
     def audit(self):
@@ -61,6 +89,7 @@ class TestRightsAudit(RoleMatrixCommon):
         expected = {
             self.settings_salesperson: "Administration / Settings",
             self.exporting_salesperson: "Export of every list",
+            self.technical: "Administration / Access Rights",
             self.all_documents: "All Documents",
             self.head_and_marketer: "add up",
             self.odoo_manager: "Sales / Administrator without",
