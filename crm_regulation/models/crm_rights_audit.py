@@ -116,8 +116,11 @@ class CrmRightsAudit(models.Model):
         now = fields.Datetime.now()
         logins = self._logins(users, now)
         accesses = self._temporary_accesses(users, now)
+        labels = dict(self._fields["role"]._description_selection(self.env))
         values = [
-            self._audit_values(user, now, logins.get(user.id, (False, 0)), accesses.get(user.id))
+            self._audit_values(
+                user, now, logins.get(user.id, (False, 0)), accesses.get(user.id), labels
+            )
             for user in users
         ]
         # one row per internal user (hundreds, not leads), updated in place: two refreshes
@@ -183,9 +186,8 @@ class CrmRightsAudit(models.Model):
         return result
 
     @api.model
-    def _audit_values(self, user, now, logins, requests):
-        held = [(code, name) for code, name, group in ROLES if user._has_group(group)]
-        codes = [code for code, _name in held]
+    def _audit_values(self, user, now, logins, requests, labels):
+        codes = [code for code, _name, group in ROLES if user._has_group(group)]
         role = codes[0] if codes else False
         powers = {name: user._has_group(group) for name, group in POWERS.items()}
         powers["multi_company"] = powers["multi_company"] and len(user.company_ids) > 1
@@ -200,12 +202,8 @@ class CrmRightsAudit(models.Model):
             "company_id": user.company_id.id,
             "active": user.active,
             "role": role,
-            "role_sequence": [code for code, _name, _group in ROLES].index(role)
-            if role
-            else len(ROLES),
-            "roles": ", ".join(
-                dict(self._fields["role"]._description_selection(self.env))[code] for code in codes
-            ),
+            "role_sequence": list(labels).index(role) if role else len(labels),
+            "roles": ", ".join(labels[code] for code in codes),
             "governed": governed,
             **powers,
             "temporary_end": max((r.date_end for r in requests), default=False),

@@ -1,5 +1,7 @@
+import importlib.util
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from unittest.mock import patch
 
 from freezegun import freeze_time
@@ -182,3 +184,12 @@ class CrmRegulationCommon(TransactionCase):
 
     def open_stays(self, leads):
         return self.history(leads).filtered(lambda stay: not stay.date_out)
+
+
+def load_migration(version, phase="post"):
+    """The module of ``migrations/<version>/<phase>-migration.py`` (its ``migrate``)."""
+    path = Path(__file__).parents[1] / "migrations" / version / f"{phase}-migration.py"
+    spec = importlib.util.spec_from_file_location(f"crm_regulation_{phase}_{version}", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    return migration

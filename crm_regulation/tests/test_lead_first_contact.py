@@ -1,11 +1,9 @@
-import importlib.util
 from datetime import datetime
-from pathlib import Path
 from unittest.mock import patch
 
 from odoo.exceptions import AccessError
 
-from .common import CrmRegulationCommon
+from .common import CrmRegulationCommon, load_migration
 
 
 class TestLeadFirstContact(CrmRegulationCommon):
@@ -125,10 +123,7 @@ class TestLeadFirstContact(CrmRegulationCommon):
             "crm_regulation.crm_kpi_target_rule_manager"
         )
         rules.perm_read = False
-        path = Path(__file__).parents[1] / "migrations" / "19.0.1.8.0" / "post-migration.py"
-        spec = importlib.util.spec_from_file_location("crm_regulation_1_8_0", path)
-        migration = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(migration)
+        migration = load_migration("19.0.1.8.0")
         migration.migrate(self.env.cr, "19.0.1.7.0")
         self.assertEqual(lead.first_contact_hours, 5.0, "9-13 and 14-15")
         self.assertEqual(rules.mapped("perm_read"), [True, True])

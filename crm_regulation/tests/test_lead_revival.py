@@ -1,5 +1,3 @@
-import importlib.util
-from pathlib import Path
 from unittest.mock import patch
 
 from psycopg2 import IntegrityError
@@ -10,6 +8,7 @@ from odoo.tools import mute_logger
 
 from odoo.addons.mail.tests.common import mail_new_test_user
 
+from .common import load_migration
 from .watcher_common import WatcherCommon
 
 
@@ -516,10 +515,7 @@ class TestRevivalUpgrade(RevivalCommon):
             "DELETE FROM crm_revival_delivery WHERE enrollment_id = %s", [enrollment.id]
         )
         self.env.cr.execute("UPDATE crm_revival_step SET template_user_id = NULL")
-        path = Path(__file__).parents[1] / "migrations" / "19.0.1.10.0" / "post-migration.py"
-        spec = importlib.util.spec_from_file_location("revival_migration", path)
-        migration = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(migration)
+        migration = load_migration("19.0.1.10.0")
         for _run in range(2):  # twice: nothing doubled
             migration.migrate(self.env.cr, "19.0.1.9.0")
             deliveries = self.env["crm.revival.delivery"].search(

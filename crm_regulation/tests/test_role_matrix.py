@@ -1,10 +1,10 @@
-import importlib.util
 import os
 import re
 from pathlib import Path
 
 from odoo.addons.crm_regulation.models.role_matrix import LEAD_MATRIX, tables
 
+from .common import load_migration
 from .role_matrix_common import OPERATIONS, ROLES, SCOPES, RoleMatrixCommon
 
 # The role matrix as the issue states it: role -> operation -> cell for the four scopes.
@@ -137,10 +137,7 @@ class TestRoleMatrixUpgrade(RoleMatrixCommon):
         """19.0.1.11.0: the Accountant's rule (noupdate) says what it shows now."""
         rule = self.env.ref("crm_regulation.crm_lead_rule_accountant")
         rule.name = "Leads: all (accounting)"
-        path = Path(__file__).parents[1] / "migrations" / "19.0.1.11.0" / "post-migration.py"
-        spec = importlib.util.spec_from_file_location("role_matrix_migration", path)
-        migration = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(migration)
+        migration = load_migration("19.0.1.11.0")
         for _run in range(2):  # twice: the same
             migration.migrate(self.env.cr, "19.0.1.10.0")
             self.assertEqual(rule.name, "Leads: won and with a signed contract (accounting)")

@@ -11,7 +11,7 @@ from odoo.tools import mute_logger
 
 from odoo.addons.mail.tests.common import mail_new_test_user
 
-from .common import CrmRegulationCommon
+from .common import CrmRegulationCommon, load_migration
 from .role_matrix_common import RoleMatrixCommon
 
 NOW = "2026-11-23 10:00:00"
@@ -914,9 +914,6 @@ class TestSecondReview(SecurityCommon):
         self.assertEqual(teams.state, "approved")
 
     def test_upgrade_cleans_old_requests(self):
-        import importlib.util  # noqa: PLC0415
-        from pathlib import Path  # noqa: PLC0415
-
         with freeze_time(NOW):  # UNTIL is a fixed date
             request = self.request(self.salesperson, lead_ids=[self.own_lead.id])
         self.env.cr.execute(
@@ -928,10 +925,7 @@ class TestSecondReview(SecurityCommon):
             "INSERT INTO crm_access_request_team_rel (request_id, team_id) VALUES (%s, %s)",
             (request.id, self.other_team.id),
         )
-        path = Path(__file__).parents[1] / "migrations" / "19.0.1.5.0" / "post-migration.py"
-        spec = importlib.util.spec_from_file_location("crm_regulation_post_1_5", path)
-        migration = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(migration)
+        migration = load_migration("19.0.1.5.0")
         migration.migrate(self.env.cr, "19.0.1.4.0")
         request.invalidate_recordset()
         self.assertFalse(request.sudo().team_ids)
