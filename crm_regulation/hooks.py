@@ -68,8 +68,26 @@ def prefill_regulation_modes(cr, mode):
     )
 
 
+def prefill_data_standard_columns(cr):
+    """Create the data standard's stored computed columns (the legal form and the matching
+    key of company names) empty, so that the ORM does not compute them lead by lead and
+    contact by contact at install or upgrade: existing names get their key from the
+    duplicate sweep, in batches, and are never rewritten (README, Data standards)."""
+    cr.execute(
+        """
+        ALTER TABLE crm_lead
+            ADD COLUMN IF NOT EXISTS legal_form varchar,
+            ADD COLUMN IF NOT EXISTS company_key varchar;
+        ALTER TABLE res_partner
+            ADD COLUMN IF NOT EXISTS legal_form varchar,
+            ADD COLUMN IF NOT EXISTS company_key varchar;
+        """
+    )
+
+
 def pre_init_hook(env):
     prefill_outcome_columns(env.cr)
+    prefill_data_standard_columns(env.cr)
     prefill_regulation_modes(env.cr, "audit")
 
 

@@ -1,7 +1,7 @@
 # isort: skip_file
 # the mixin first: the other models inherit it
 from . import crm_regulation_config_mixin, crm_regulation_scope_mixin, crm_regulation_sla_mixin
-from . import crm_regulation_column_defaults
+from . import crm_regulation_column_defaults, data_standard_mixin
 from . import (
     crm_lead,
     crm_lead_regulation,
@@ -12,6 +12,8 @@ from . import (
     crm_lead_duplicates,
     crm_lead_first_contact,
     crm_lead_access,
+    crm_lead_data_standard,
+    crm_legal_form,
     crm_revival,
     crm_rights_audit,
     crm_lead_revival,
@@ -39,6 +41,7 @@ from . import (
     res_company,
     res_config_settings,
     res_partner,
+    res_partner_data_standard,
     res_users,
     resource_calendar,
 )

@@ -8,7 +8,8 @@ runs them, top to bottom. Each capability lives in a file of its own:
   and their watchers;
 * ``crm_lead_duplicates.py``: duplicates at creation;
 * ``crm_lead_first_contact.py``: the first contact with the customer;
-* ``crm_lead_access.py``: the role matrix.
+* ``crm_lead_access.py``: the role matrix;
+* ``crm_lead_data_standard.py``: phones and company names to the data standard on entry.
 
 The stage history is written by ``crm.lead.stage.history._sync_leads`` only.
 """
@@ -87,6 +88,7 @@ class CrmLead(models.Model):
     def create(self, vals_list):
         if not self.env.su and any(SYSTEM_FIELDS.intersection(vals) for vals in vals_list):
             raise AccessError(self._regulation_system_fields_error())
+        vals_list = self._data_standard_create(vals_list)
         leads = super().create(vals_list)
         regulation = self.env["crm.regulation.rule"]._get_regulation()
         states = leads._regulation_states()
@@ -115,6 +117,7 @@ class CrmLead(models.Model):
     def write(self, vals):
         if not self.env.su and SYSTEM_FIELDS.intersection(vals):
             raise AccessError(self._regulation_system_fields_error())
+        vals = self._data_standard_write(vals)
         if not (TRANSITION_FIELDS.intersection(vals) or REASON_FIELDS.intersection(vals)):
             untracked = PLAIN_TRACKED_FIELDS.difference(vals)
             if flagged(self.env, SYSTEM_WRITE):

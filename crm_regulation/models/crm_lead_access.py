@@ -60,6 +60,9 @@ CONTACT_FIELDS = frozenset(
         "partner_email_update",
         "partner_phone_update",
         "phone_mobile_search",
+        "phone_invalid",
+        "legal_form",
+        "company_key",
         "message_partner_ids",
         "duplicate_lead_ids",
     }

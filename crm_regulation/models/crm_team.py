@@ -7,6 +7,7 @@ from odoo.exceptions import AccessError, ValidationError
 from odoo.tools import SQL
 
 from .business_clock import BusinessClock
+from .data_standard import PHONE_STANDARDS
 from .regulation import MODES
 
 _logger = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ HEAD_OF_SALES_TEAM_FIELDS = frozenset(
         "stale_grace_days",
         "stale_lost_reason_id",
         "duplicate_policy",
+        "phone_standard",
         "disqualification_alert_points",
         "disqualification_alert_min_leads",
         "dashboard_kpi_ids",
@@ -176,6 +178,13 @@ class CrmTeam(models.Model):
         required=True,
         help="What happens when a new lead has the email or phone of an open lead: allowed "
         "silently, allowed with a warning naming the original and its owner, or refused.",
+    )
+    # the data standard: the company's unless the team chooses otherwise
+    phone_standard = fields.Selection(
+        [("company", "Company's standard"), *PHONE_STANDARDS],
+        default="company",
+        required=True,
+        help="How the phones of the team's leads are entered (CRM settings: the company's).",
     )
     # anti-gaming
     disqualification_alert_points = fields.Float(

@@ -3,6 +3,7 @@ from odoo.exceptions import ValidationError
 
 from .caller_values import sudo_clean
 from .crm_team import REGULATION_MODES
+from .data_standard import PHONE_FORMATS, PHONE_OFF, PHONE_STANDARDS, phone_library
 
 
 class ResCompany(models.Model):
@@ -50,11 +51,49 @@ class ResCompany(models.Model):
         help="The longest a temporary CRM access may last, counted from the request. 0: no limit.",
     )
 
+    # the data standard (``crm_lead_data_standard.py``, ``res_partner_data_standard.py``)
+    crm_phone_standard = fields.Selection(
+        PHONE_STANDARDS,
+        string="Phone Standard",
+        required=True,
+        default=PHONE_OFF,
+        help="How phones of leads and contacts are entered: kept as typed; formatted, with "
+        "invalid numbers kept and flagged; or formatted, with invalid numbers refused. A "
+        "sales team may choose otherwise for its leads.",
+    )
+    crm_phone_format = fields.Selection(
+        PHONE_FORMATS,
+        string="Phone Format",
+        required=True,
+        default="regulation",
+        help="How the phone field shows a valid number. Duplicates are matched on the E.164 "
+        "form whatever the format.",
+    )
+    crm_company_name_display = fields.Selection(
+        [("typed", "As typed"), ("without_form", "Without the legal form")],
+        string="Company Names",
+        required=True,
+        default="typed",
+        help="Company names are always split from their legal form (its own field) so that "
+        "duplicates match. As typed: the name keeps what the user typed. Without the legal "
+        "form: the name is stored without it and without quotes.",
+    )
+
     crm_rights_audit_month = fields.Date(
         string="Rights Audit Sent For",
         readonly=True,
         help="The month whose rights audit e-mail went to the company's CRM administrators.",
     )
+
+    @api.constrains("crm_phone_standard")
+    def _check_crm_phone_standard(self):
+        if not phone_library() and any(c.crm_phone_standard != PHONE_OFF for c in self):
+            raise ValidationError(
+                self.env._(
+                    "The phone standard needs the Python library phonenumbers on the server "
+                    "(pip install phonenumbers). Ask your system administrator."
+                )
+            )
 
     def _crm_rights_audit_send(self):
         """The flagged users of this company to its CRM administrators, in their language

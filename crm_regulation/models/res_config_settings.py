@@ -15,3 +15,8 @@ class ResConfigSettings(models.TransientModel):
     crm_role_matrix_for_sales_groups = fields.Boolean(
         related="company_id.crm_role_matrix_for_sales_groups", readonly=False
     )
+    crm_phone_standard = fields.Selection(related="company_id.crm_phone_standard", readonly=False)
+    crm_phone_format = fields.Selection(related="company_id.crm_phone_format", readonly=False)
+    crm_company_name_display = fields.Selection(
+        related="company_id.crm_company_name_display", readonly=False
+    )

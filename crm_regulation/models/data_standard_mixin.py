@@ -1,0 +1,207 @@
+"""The data standard on entry, shared by leads and contacts: phones in one format (checked,
+refused or flagged as the company's or the team's standard says) and company names split
+from their legal form. Every entry path goes through create/write: the form, import, the
+API and the mail gateway (which never refuses: a customer's e-mail is never dropped).
+The functions themselves are in ``data_standard.py``."""
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from .cursor_flags import MAIL_GATEWAY, flagged
+from .data_standard import (
+    PHONE_ERRORS,
+    PHONE_OFF,
+    PHONE_REQUIRED,
+    format_phone,
+    split_company_name,
+)
+
+PHONE_FIELDS = ("phone",)
+# errors named in a refusal (the rest are counted)
+MAX_ERRORS = 5
+
+
+class CrmDataStandardMixin(models.AbstractModel):
+    _name = "crm.data.standard.mixin"
+    _description = "Data Standard of Leads and Contacts"
+
+    legal_form = fields.Char(
+        readonly=True,
+        help="The legal form split off the company name on entry (CRM > Configuration > "
+        "Legal Forms).",
+    )
+    company_key = fields.Char(
+        string="Company Name Key",
+        compute="_compute_company_key",
+        store=True,
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        help="The company name without its legal form, quotes, case: what duplicates are "
+        "matched on.",
+    )
+    phone_invalid = fields.Boolean(
+        string="Phone Not Valid",
+        compute="_compute_phone_invalid",
+        search="_search_phone_invalid",
+        help="The phone could not be read as a valid number of its country: duplicates are "
+        "not matched on it. Enter it with + and the country code.",
+    )
+
+    # ------------------------------------------------------------
+    # What each model says
+    # ------------------------------------------------------------
+
+    def _data_standard_company_name(self):
+        """The company name of the record ("" when it has none)."""
+        raise NotImplementedError
+
+    def _data_standard_values(self, vals):
+        """(company, team, country) that the standard applies with to ``self`` (a record,
+        or an empty recordset for a new one) once ``vals`` are written."""
+        raise NotImplementedError
+
+    # the field holding the company name, and whether ``vals`` make it a company's
+    _data_standard_name_field = None
+
+    def _data_standard_is_company(self, vals):
+        return True
+
+    # ------------------------------------------------------------
+    # Fields
+    # ------------------------------------------------------------
+
+    def _compute_company_key(self):
+        forms = {}
+        for record in self:
+            company_id = (record["company_id"] or self.env.company).id
+            if company_id not in forms:
+                forms[company_id] = self.env["crm.legal.form"]._forms_for(company_id)
+            split = split_company_name(record._data_standard_company_name(), forms[company_id])
+            record.company_key = split.key or False
+
+    @api.depends("phone", "phone_sanitized")
+    def _compute_phone_invalid(self):
+        for record in self:
+            record.phone_invalid = bool(record.phone) and not record.phone_sanitized
+
+    def _search_phone_invalid(self, operator, value):
+        if operator != "in":
+            return NotImplemented
+        invalid = [("phone", "!=", False), ("phone_sanitized", "=", False)]
+        return (
+            invalid
+            if True in value
+            else ["|", ("phone", "=", False), ("phone_sanitized", "!=", False)]
+        )
+
+    # ------------------------------------------------------------
+    # On entry
+    # ------------------------------------------------------------
+
+    @api.model
+    def _data_standard_settings(self, company, team):
+        """(phone standard, phone format) of a record of ``company`` and ``team``."""
+        mode = company.crm_phone_standard or PHONE_OFF
+        if team and team.phone_standard and team.phone_standard != "company":
+            mode = team.phone_standard
+        return mode, company.crm_phone_format or "regulation"
+
+    def _data_standard_entry(self, vals):
+        """(the standard's changes to ``vals`` for ``self`` (one record, or none for a new
+        one), [the errors refusing it: (number, error code)])."""
+        company, team, country = self._data_standard_values(vals)
+        changes, errors = {}, []
+        mode, phone_format = self._data_standard_settings(company, team)
+        if mode != PHONE_OFF:
+            for fname in PHONE_FIELDS:
+                number = vals.get(fname)
+                if not number or not isinstance(number, str):
+                    continue
+                result = format_phone(number, country.code, phone_format)
+                if result.error is None:
+                    if result.display != number:
+                        changes[fname] = result.display
+                elif mode == PHONE_REQUIRED and not flagged(self.env, MAIL_GATEWAY):
+                    errors.append((number, result.error))
+        name_field = self._data_standard_name_field
+        name = vals.get(name_field)
+        if name_field in vals and (
+            not isinstance(name, str) or not self._data_standard_is_company(vals)
+        ):
+            changes["legal_form"] = False
+        elif name_field in vals:
+            split = split_company_name(name, self.env["crm.legal.form"]._forms_for(company.id))
+            changes["legal_form"] = split.legal_form or False
+            if company.crm_company_name_display == "without_form" and split.legal_form:
+                changes[name_field] = split.name
+        return changes, errors
+
+    @api.model
+    def _data_standard_create(self, vals_list):
+        """``vals_list`` to the standard; invalid phones under a required standard refused
+        (nothing is created)."""
+        if not any(fname in vals for vals in vals_list for fname in self._data_standard_fields()):
+            return vals_list
+        result, refused = [], []
+        for vals in vals_list:
+            changes, errors = self.browse()._data_standard_entry(vals)
+            label = vals.get("name") or vals.get(self._data_standard_name_field) or ""
+            refused += [(label, number, code) for number, code in errors]
+            result.append({**vals, **changes} if changes else vals)
+        self._data_standard_refuse(refused)
+        return result
+
+    def _data_standard_write(self, vals):
+        """``vals`` to the standard for every record of ``self`` (one value for all: a number
+        that reads differently in the records' countries is refused, as are invalid phones
+        under a required standard; nothing is written)."""
+        if not self or not any(fname in vals for fname in self._data_standard_fields()):
+            return vals
+        per_record, refused = [], []
+        for record in self:
+            changes, errors = record._data_standard_entry(vals)
+            refused += [(record.display_name, number, code) for number, code in errors]
+            per_record.append(changes)
+        self._data_standard_refuse(refused)
+        common = {}
+        for fname in set().union(*per_record):
+            values = {changes.get(fname, vals.get(fname)) for changes in per_record}
+            if len(values) == 1:
+                common[fname] = values.pop()
+            elif fname in PHONE_FIELDS:
+                raise UserError(
+                    self.env._(
+                        "These records are of different countries or standards, so the "
+                        "phone reads differently in each: enter it with + and its country "
+                        "code, or edit them one country at a time. Nothing was saved."
+                    )
+                )
+            # else (the legal form of contacts and companies written at once): left as is
+        return {**vals, **common}
+
+    def _data_standard_fields(self):
+        return (*PHONE_FIELDS, self._data_standard_name_field)
+
+    def _data_standard_refuse(self, refused):
+        if not refused:
+            return
+        lines = [self.env._("The phone standard refuses these numbers:")]
+        lines += [
+            self.env._(
+                "• %(record)s: “%(number)s”: %(reason)s.",
+                record=f"“{label}”" if label else self.env._("a new record"),
+                number=number,
+                reason=self.env._(PHONE_ERRORS[code]),
+            )
+            for label, number, code in refused[:MAX_ERRORS]
+        ]
+        if len(refused) > MAX_ERRORS:
+            lines.append(self.env._("… and %s more.", len(refused) - MAX_ERRORS))
+        lines.append(
+            self.env._(
+                "Enter Russian numbers as +7 (900) 123-45-67 (8 900 123-45-67 is read the "
+                "same way), foreign ones with + and their country code. Nothing was saved."
+            )
+        )
+        raise UserError("\n".join(lines))

@@ -1,0 +1,47 @@
+"""The data standard on contacts: the phone in the company's format, the names of
+companies split from their legal form (``crm.data.standard.mixin``)."""
+
+from odoo import api, models
+
+
+class ResPartnerDataStandard(models.Model):
+    _name = "res.partner"
+    _inherit = ["res.partner", "crm.data.standard.mixin"]
+
+    _data_standard_name_field = "name"
+
+    @api.depends("name", "is_company")
+    def _compute_company_key(self):
+        return super()._compute_company_key()
+
+    def _data_standard_company_name(self):
+        return self.name or "" if self.is_company else ""
+
+    def _data_standard_is_company(self, vals):
+        return vals["is_company"] if "is_company" in vals else bool(self.is_company)
+
+    def _data_standard_values(self, vals):
+        Company = self.env["res.company"]
+        company = (
+            Company.browse(vals["company_id"])
+            if vals.get("company_id")
+            else self.company_id or Company.browse(self.env.context.get("default_company_id"))
+        ) or self.env.company
+        country = (
+            self.env["res.country"].browse(vals["country_id"])
+            if vals.get("country_id")
+            else self.country_id
+        )
+        if not country and vals.get("parent_id"):
+            # sudo: the country of the contact's company (which country a number is of)
+            country = self.browse(vals["parent_id"]).sudo().country_id
+        # sudo: the company's standard, configuration every user's entries follow
+        company = company.sudo()
+        return company, self.env["crm.team"], country or company.country_id
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        return super().create(self._data_standard_create(vals_list))
+
+    def write(self, vals):
+        return super().write(self._data_standard_write(vals))
