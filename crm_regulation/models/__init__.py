@@ -44,4 +44,5 @@ from . import (
     res_partner_data_standard,
     res_users,
     resource_calendar,
+    utm,
 )

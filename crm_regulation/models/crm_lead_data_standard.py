@@ -1,7 +1,26 @@
 """The data standard on leads: the phone in the company's (or the team's) format, the
-company name split from its legal form (``crm.data.standard.mixin``)."""
+company name split from its legal form (``crm.data.standard.mixin``), and the value checks
+a stage asks of the leads entering it (lead source from a stage on, a valid e-mail, an amount
+above zero, a closing date not past, an address with a postcode): requirements of the
+regulation like the stage's required fields, so its modes apply."""
 
-from odoo import api, models
+import re
+
+from odoo import api, fields, models
+from odoo.tools.mail import email_normalize
+
+from .regulation import Requirement
+
+# {value check: the lead fields it reads} (the stage's fields: ``STAGE_CHECK_FIELDS``)
+CHECK_FIELDS = {
+    "source": ("source_id",),
+    "email": ("email_from",),
+    "amount": ("expected_revenue",),
+    "closing_date": ("date_deadline",),
+    "address": ("street", "zip"),
+}
+# an address with a domain that has a dot (Odoo's normalization accepts "a@b")
+VALID_EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
 
 
 # one capability a file (crm_lead.py says which)
@@ -47,3 +66,87 @@ class CrmLeadDataStandard(models.Model):
         # sudo: the company's and team's standard, configuration every user's entries follow
         company, team = company.sudo(), team.sudo()
         return company, team, country or company.country_id
+
+    # ------------------------------------------------------------
+    # Value checks of the stages (regulation requirements: the modes apply)
+    # ------------------------------------------------------------
+
+    @api.model
+    def _regulation_value_check_fields(self, transitions, regulation):
+        """The lead fields the value checks of the stages entered read."""
+        codes = {
+            code
+            for transition in transitions
+            if transition.entered
+            for code in regulation.stages[transition.to_stage_id].checks
+        }
+        if any("source" in stage.checks for stage in regulation.stages.values()):
+            codes.add("source")
+        return {fname for code in codes for fname in CHECK_FIELDS[code]}
+
+    @api.model
+    def _regulation_value_checks(self, transition, regulation, evaluation):
+        """The checks of the stage ``transition`` enters: its own, and the lead source when
+        this stage or an earlier one of the pipeline requires it from there on."""
+        stages = regulation.stages
+        stage = stages[transition.to_stage_id]
+        codes = set(stage.checks) - {"source"}
+        if any("source" in spec.checks for spec in stages.values()):
+            pipeline = evaluation.pipelines.of(transition.team_id)
+            upto = pipeline[: pipeline.index(stage.id) + 1] if stage.id in pipeline else [stage.id]
+            if any("source" in stages[stage_id].checks for stage_id in upto):
+                codes.add("source")
+        return [code for code in CHECK_FIELDS if code in codes]
+
+    @api.model
+    def _regulation_check_values(self, items, transition, regulation, evaluation):
+        """Append the value checks of the stage ``transition`` enters to ``items``."""
+        lead_id = transition.lead_id
+        caches = evaluation.caches
+        for code in self._regulation_value_checks(transition, regulation, evaluation):
+            values = [caches[fname][lead_id] for fname in CHECK_FIELDS[code]]
+            met = self._regulation_value_met(code, values)
+            if met and evaluation.unmet_only:
+                continue
+            text, missing = self._regulation_value_texts(code, values)
+            items.append(
+                Requirement(text=text, missing=missing, met=met, severity="block", rule_id=0)
+            )
+
+    @api.model
+    def _regulation_value_met(self, code, values):
+        if code == "email":
+            return not values[0] or bool(VALID_EMAIL.match(email_normalize(values[0]) or ""))
+        if code == "amount":
+            return (values[0] or 0) > 0
+        if code == "closing_date":
+            return bool(values[0]) and values[0] >= fields.Date.context_today(self)
+        return all(values)  # source, address (street and postcode)
+
+    @api.model
+    def _regulation_value_texts(self, code, values):
+        """(what must hold, what is wrong) of a value check, for the checklist and refusals."""
+        _ = self.env._
+        if code == "source":
+            return _("the lead source is chosen"), _("the lead source is not chosen")
+        if code == "email":
+            return (
+                _("the e-mail is a valid address"),
+                _("the e-mail “%s” is not a valid address", values[0]),
+            )
+        if code == "amount":
+            return (
+                _("the expected revenue is above zero"),
+                _("the expected revenue is not above zero"),
+            )
+        if code == "closing_date":
+            return (
+                _("the expected closing is today or later"),
+                _("the expected closing date is in the past")
+                if values[0]
+                else _("the expected closing date is empty"),
+            )
+        return (
+            _("the address has a street and a postcode"),
+            _("the address lacks a street or a postcode"),
+        )

@@ -306,6 +306,8 @@ class CrmLeadRegulation(models.Model):
             for fname in regulation.stages[transition.to_stage_id].field_names
         }
         fnames.update(fname for rule, _c in applying for fname in rule.field_names)
+        if rules:
+            fnames.update(self._regulation_value_check_fields(transitions, regulation))
         if any(transition.lost for transition in transitions):
             fnames.update(REASON_FIELDS)
         # sudo: fields required by the regulation: every salesperson may read them (checked at save)
@@ -388,6 +390,7 @@ class CrmLeadRegulation(models.Model):
             stage = stages[transition.to_stage_id]
             for fname in stage.field_names:
                 evaluation.check_field(items, lead_id, fname, "block")
+            self._regulation_check_values(items, transition, regulation, evaluation)
             if not transition.move or (lead_id, stage.id) in opened:
                 continue
             origin = stages[transition.from_stage_id]

@@ -5,7 +5,14 @@ from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.fields import Domain
 
-from .regulation import ReasonSpec, Regulation, RuleSpec, SlaSpec, StageSpec
+from .regulation import (
+    STAGE_CHECK_FIELDS,
+    ReasonSpec,
+    Regulation,
+    RuleSpec,
+    SlaSpec,
+    StageSpec,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -313,6 +320,7 @@ class CrmRegulationRule(models.Model):
         stages = self.env["crm.stage"].sudo().search([])  # pylint: disable=no-search-all
         enabled = bool(rules) or any(
             stage.required_field_ids
+            or any(stage[fname] for fname in STAGE_CHECK_FIELDS.values())
             or stage.allowed_next_stage_ids
             or stage.no_skip
             or stage.entry_activity_plan_id
@@ -364,6 +372,9 @@ class CrmRegulationRule(models.Model):
                     no_skip=stage.no_skip,
                     plan_id=stage.entry_activity_plan_id.id,
                     window_days=stage.entry_activity_window_days,
+                    checks=frozenset(
+                        code for code, fname in STAGE_CHECK_FIELDS.items() if stage[fname]
+                    ),
                 )
                 for stage in stages
             },

@@ -3,6 +3,7 @@ from odoo.exceptions import ValidationError
 
 from .crm_regulation_rule import DOMAIN_FIELD_GROUPS
 from .crm_regulation_sla_mixin import SLA_FIELDS
+from .regulation import STAGE_CHECK_FIELDS
 
 
 class CrmStage(models.Model):
@@ -22,6 +23,7 @@ class CrmStage(models.Model):
         "no_skip",
         "entry_activity_plan_id",
         "entry_activity_window_days",
+        *STAGE_CHECK_FIELDS.values(),
         *SLA_FIELDS,
     )
 
@@ -59,6 +61,28 @@ class CrmStage(models.Model):
         default=30,
         help="A lead that comes back to this stage within this many days after leaving it "
         "does not get the tasks again.",
+    )
+    # the data standard's value checks (``crm_lead_data_standard.py``)
+    source_required_from = fields.Boolean(
+        string="Lead Source Required From Here",
+        help="Leads entering this stage, or any later stage of their pipeline (won "
+        "included), must have a lead source from the list.",
+    )
+    check_email = fields.Boolean(
+        string="Valid E-mail",
+        help="Leads entering this stage must not have an e-mail that is not a valid address.",
+    )
+    check_amount = fields.Boolean(
+        string="Amount Above Zero",
+        help="Leads entering this stage must have an expected revenue above zero.",
+    )
+    check_closing_date = fields.Boolean(
+        string="Closing Date Not Past",
+        help="Leads entering this stage must have an expected closing date, today or later.",
+    )
+    check_address = fields.Boolean(
+        string="Address With Postcode",
+        help="Leads entering this stage must have a street and a postcode.",
     )
     regulation_rule_ids = fields.One2many(
         "crm.regulation.rule", "to_stage_id", string="Transition Rules"

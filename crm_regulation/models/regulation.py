@@ -42,6 +42,17 @@ class RuleSpec(NamedTuple):
         return self.target == "stage" and bool(self.from_stage_ids)
 
 
+# the value checks a stage may ask of the leads entering it (``crm_lead_data_standard.py``):
+# {check code: the stage's field}; "source" holds from the stage on (later stages too)
+STAGE_CHECK_FIELDS = {
+    "source": "source_required_from",
+    "email": "check_email",
+    "amount": "check_amount",
+    "closing_date": "check_closing_date",
+    "address": "check_address",
+}
+
+
 class StageSpec(NamedTuple):
     """A pipeline stage's regulation shortcuts as plain data."""
 
@@ -53,6 +64,7 @@ class StageSpec(NamedTuple):
     no_skip: bool
     plan_id: int
     window_days: int
+    checks: frozenset = frozenset()  # value checks of leads entering (``STAGE_CHECK_FIELDS``)
 
 
 class ReasonSpec(NamedTuple):

@@ -1,0 +1,70 @@
+"""Lead sources, media and campaigns from a fixed list: under the role matrix only marketers
+and CRM administrators create or rename them; salespeople pick from the list (the form,
+import and the API alike). The sources Odoo creates for a record of its own (a mailing, a
+link: ``utm.source.mixin``) are not the list's entries and stay allowed."""
+
+from odoo import api, models
+from odoo.exceptions import AccessError
+
+from .cursor_flags import UTM_OWN_SOURCE, flag, flagged
+
+# who keeps the list (besides the superuser and users outside the role matrix)
+UTM_EDITOR_GROUPS = ("crm_regulation.group_marketer", "crm_regulation.group_crm_admin")
+
+
+class UtmListMixin(models.AbstractModel):
+    _name = "crm.regulation.utm.list.mixin"
+    _description = "UTM List Kept by Marketers"
+
+    def _crm_regulation_check_utm_editor(self):
+        env = self.env
+        if env.su or flagged(env, UTM_OWN_SOURCE):
+            return
+        if not env["res.users"]._crm_regulation_governed():
+            return
+        if any(env.user.has_group(xmlid) for xmlid in UTM_EDITOR_GROUPS):
+            return
+        raise AccessError(
+            env._(
+                "Only marketers and CRM administrators add or rename %(what)s: pick one from "
+                "the list, or ask them to add it. Nothing was saved.",
+                what=self._description,
+            )
+        )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._crm_regulation_check_utm_editor()
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._crm_regulation_check_utm_editor()
+        return super().write(vals)
+
+
+class UtmSource(models.Model):
+    _name = "utm.source"
+    _inherit = ["utm.source", "crm.regulation.utm.list.mixin"]
+
+
+class UtmMedium(models.Model):
+    _name = "utm.medium"
+    _inherit = ["utm.medium", "crm.regulation.utm.list.mixin"]
+
+
+class UtmCampaign(models.Model):
+    _name = "utm.campaign"
+    _inherit = ["utm.campaign", "crm.regulation.utm.list.mixin"]
+
+
+class UtmSourceMixin(models.AbstractModel):
+    _inherit = "utm.source.mixin"
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        with flag(self.env, UTM_OWN_SOURCE):
+            return super().create(vals_list)
+
+    def write(self, vals):
+        with flag(self.env, UTM_OWN_SOURCE):
+            return super().write(vals)
