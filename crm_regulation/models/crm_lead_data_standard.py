@@ -34,8 +34,20 @@ class CrmLeadDataStandard(models.Model):
     def _compute_company_key(self):
         return super()._compute_company_key()
 
+    def _compute_phone_sanitized(self):
+        super()._compute_phone_sanitized()
+        self._data_standard_unsanitize()
+
     def _data_standard_company_name(self):
         return self.partner_name or ""
+
+    @api.depends("phone_sanitized")
+    def _compute_phone_state(self):
+        """crm's phone quality, "incorrect" too for a number the standard finds invalid."""
+        super()._compute_phone_state()
+        for lead in self:
+            if lead.phone and not lead.phone_sanitized and lead.phone_state == "correct":
+                lead.phone_state = "incorrect"
 
     def _data_standard_values(self, vals):
         Company, Team = self.env["res.company"], self.env["crm.team"]

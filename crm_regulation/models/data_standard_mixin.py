@@ -80,6 +80,20 @@ class CrmDataStandardMixin(models.AbstractModel):
             split = split_company_name(record._data_standard_company_name(), forms[company_id])
             record.company_key = split.key or False
 
+    def _data_standard_unsanitize(self):
+        """After Odoo's ``_compute_phone_sanitized`` (the models call it: Odoo's comes first
+        in their classes): the E.164 form emptied for a number the standard finds invalid
+        where it applies (phonenumbers reads letters as a vanity number: the standard
+        refuses them), so that duplicates are never matched on an invalid number and
+        ``phone_invalid`` finds it."""
+        for record in self:
+            if not record.phone_sanitized or not record.phone:
+                continue
+            company, team, country = record._data_standard_values({})
+            mode, phone_format = self._data_standard_settings(company, team)
+            if mode != PHONE_OFF and format_phone(record.phone, country.code, phone_format).error:
+                record.phone_sanitized = False
+
     @api.depends("phone", "phone_sanitized")
     def _compute_phone_invalid(self):
         for record in self:

@@ -14,6 +14,10 @@ class ResPartnerDataStandard(models.Model):
     def _compute_company_key(self):
         return super()._compute_company_key()
 
+    def _compute_phone_sanitized(self):
+        super()._compute_phone_sanitized()
+        self._data_standard_unsanitize()
+
     def _data_standard_company_name(self):
         return self.name or "" if self.is_company else ""
 
