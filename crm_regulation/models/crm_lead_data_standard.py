@@ -38,6 +38,11 @@ class CrmLeadDataStandard(models.Model):
         super()._compute_phone_sanitized()
         self._data_standard_unsanitize()
 
+    @api.onchange("phone", "country_id", "company_id")
+    def _onchange_phone_validation(self):
+        if not self._data_standard_onchange_phone():
+            super()._onchange_phone_validation()
+
     def _data_standard_company_name(self):
         return self.partner_name or ""
 
@@ -50,6 +55,8 @@ class CrmLeadDataStandard(models.Model):
                 lead.phone_state = "incorrect"
 
     def _data_standard_values(self, vals):
+        # as the user: a company, team or customer they may not read is refused by the
+        # create or write itself (never read for them here)
         Company, Team = self.env["res.company"], self.env["crm.team"]
         context = self.env.context
         company = (
@@ -73,11 +80,8 @@ class CrmLeadDataStandard(models.Model):
                 if vals.get("partner_id")
                 else self.partner_id
             )
-            # sudo: the country of the lead's customer only (which country a number is of)
-            country = partner.sudo().country_id
-        # sudo: the company's and team's standard, configuration every user's entries follow
-        company, team = company.sudo(), team.sudo()
-        return company, team, country or company.country_id
+            country = self._data_standard_country_of(partner)
+        return self._data_standard_readable(company, team, country)
 
     # ------------------------------------------------------------
     # Value checks of the stages (regulation requirements: the modes apply)

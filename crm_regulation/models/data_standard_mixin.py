@@ -5,7 +5,7 @@ API and the mail gateway (which never refuses: a customer's e-mail is never drop
 The functions themselves are in ``data_standard.py``."""
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from .cursor_flags import MAIL_GATEWAY, flagged
 from .data_standard import (
@@ -94,6 +94,21 @@ class CrmDataStandardMixin(models.AbstractModel):
             if mode != PHONE_OFF and format_phone(record.phone, country.code, phone_format).error:
                 record.phone_sanitized = False
 
+    def _data_standard_onchange_phone(self):
+        """The form's phone to the standard as it is typed (Odoo's own onchange, which the
+        models call otherwise, reads letters as a vanity number): True when the standard
+        applies (an invalid number is left as typed, for the save to refuse or flag)."""
+        if not self.phone:
+            return False
+        company, team, country = self._data_standard_values({})
+        mode, phone_format = self._data_standard_settings(company, team)
+        if mode == PHONE_OFF:
+            return False
+        result = format_phone(self.phone, country.code, phone_format)
+        if result.error is None:
+            self.phone = result.display
+        return True
+
     @api.depends("phone", "phone_sanitized")
     def _compute_phone_invalid(self):
         for record in self:
@@ -112,6 +127,25 @@ class CrmDataStandardMixin(models.AbstractModel):
     # ------------------------------------------------------------
     # On entry
     # ------------------------------------------------------------
+
+    @api.model
+    def _data_standard_country_of(self, partner):
+        """The country of ``partner`` as the user reads it (none when they may not)."""
+        try:
+            return partner.country_id
+        except AccessError:
+            return self.env["res.country"]
+
+    @api.model
+    def _data_standard_readable(self, company, team, country):
+        """(company, team, country), the company and team as the user reads them: when they
+        may not, the standard of their own company (the write refuses them anyway)."""
+        try:
+            company.crm_phone_standard  # noqa: B018
+            team.phone_standard  # noqa: B018
+        except AccessError:
+            company, team = self.env.company, self.env["crm.team"]
+        return company, team, country or company.country_id
 
     @api.model
     def _data_standard_settings(self, company, team):

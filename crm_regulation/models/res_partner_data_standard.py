@@ -18,6 +18,11 @@ class ResPartnerDataStandard(models.Model):
         super()._compute_phone_sanitized()
         self._data_standard_unsanitize()
 
+    @api.onchange("phone", "country_id", "company_id")
+    def _onchange_phone_validation(self):
+        if not self._data_standard_onchange_phone():
+            super()._onchange_phone_validation()
+
     def _data_standard_company_name(self):
         return self.name or "" if self.is_company else ""
 
@@ -25,6 +30,8 @@ class ResPartnerDataStandard(models.Model):
         return vals["is_company"] if "is_company" in vals else bool(self.is_company)
 
     def _data_standard_values(self, vals):
+        # as the user: a company or parent they may not read is refused by the create or
+        # write itself (never read for them here)
         Company = self.env["res.company"]
         company = (
             Company.browse(vals["company_id"])
@@ -37,11 +44,8 @@ class ResPartnerDataStandard(models.Model):
             else self.country_id
         )
         if not country and vals.get("parent_id"):
-            # sudo: the country of the contact's company (which country a number is of)
-            country = self.browse(vals["parent_id"]).sudo().country_id
-        # sudo: the company's standard, configuration every user's entries follow
-        company = company.sudo()
-        return company, self.env["crm.team"], country or company.country_id
+            country = self._data_standard_country_of(self.browse(vals["parent_id"]))
+        return self._data_standard_readable(company, self.env["crm.team"], country)
 
     @api.model_create_multi
     def create(self, vals_list):

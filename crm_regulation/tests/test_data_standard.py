@@ -233,6 +233,18 @@ class TestLeadEntry(DataStandardCommon):
         with self.refused("wrong number of digits"):
             self.lead(phone="020 7946 0958")
 
+    def test_a_hidden_customer_tells_nothing(self):
+        """The country of a customer the user may not read is never used: no oracle."""
+        hidden = (
+            self.env["res.partner"]
+            .with_user(self.user_salesman_2)
+            .create({"name": "Hidden", "country_id": self.env.ref("base.uk").id})
+        )
+        with self.refused("wrong number of digits"):
+            self.lead(phone="020 7946 0958", partner_id=hidden.id)
+        with self.assertRaises(AccessError):
+            self.lead(phone="+44 20 7946 0958", partner_id=hidden.id)
+
     def test_write_on_leads_of_different_countries(self):
         self.company.crm_phone_standard = "flag"
         gb = self.env.ref("base.uk")
@@ -259,7 +271,21 @@ class TestLeadEntry(DataStandardCommon):
             form.name = "From the form"
             form.team_id = self.team
             form.phone = "8 900 123 45 67"
+            # formatted as typed (the form's onchange), before the save
+            self.assertEqual(form.phone, "+7 (900) 123-45-67")
         self.assertEqual(form.record.phone, "+7 (900) 123-45-67")
+        # Odoo's own onchange would read letters as a vanity number: the standard keeps them
+        self.company.crm_phone_standard = "flag"
+        with Form(form.record.with_user(self.user_salesman)) as edit:
+            edit.phone = "8 900 CALL NOW"
+            self.assertEqual(edit.phone, "8 900 CALL NOW")
+        self.assertEqual(form.record.phone, "8 900 CALL NOW")
+        self.assertTrue(form.record.phone_invalid)
+        # outside the standard, Odoo's own onchange
+        self.company.crm_phone_standard = "off"
+        with Form(form.record.with_user(self.user_salesman)) as edit:
+            edit.phone = "8 900 123 45 67"
+            self.assertEqual(edit.phone, "+7 900 123-45-67")
 
     def test_import(self):
         Lead = self.env["crm.lead"].with_user(self.user_salesman)
@@ -496,6 +522,13 @@ class TestDataStandardRpc(DataStandardCommon, HttpCase):
             self.call("utm.source", "create", {"name": "Sneaky"})
         self.assertIn("Only marketers and CRM administrators", caught.exception.faultString)
         self.assertFalse(self.env["utm.source"].search([("name", "=", "Sneaky")]))
+
+    def test_tour_the_form(self):
+        lead = self.lead(type="opportunity", user_id=self.user_salesman.id)
+        self.start_tour(
+            f"/odoo/crm.lead/{lead.id}", "crm_regulation_data_standard_tour", login="reg_salesman"
+        )
+        self.assertEqual(lead.phone, "+7 (900) 123-45-67")
 
 
 class TestWithoutLibrary(DataStandardCommon):

@@ -309,12 +309,14 @@ class TestStageHistory(CrmRegulationCommon):
         self.assertEqual(
             sorted(field.name for field in own if field.store and field.column_type),
             [
+                "company_key",
                 "contract_date",
                 "contract_signed",
                 "duplicate_of_id",
                 "first_contact_date",
                 "first_contact_hours",
                 "first_payment_date",
+                "legal_form",
                 "loss_review_date",
                 "loss_review_state",
                 "loss_reviewed_by_id",
