@@ -35,13 +35,15 @@ class CrmLeadDataStandard(models.Model):
         return super()._compute_company_key()
 
     def _compute_phone_sanitized(self):
-        super()._compute_phone_sanitized()
+        result = super()._compute_phone_sanitized()
         self._data_standard_unsanitize()
+        return result
 
     @api.onchange("phone", "country_id", "company_id")
     def _onchange_phone_validation(self):
-        if not self._data_standard_onchange_phone():
-            super()._onchange_phone_validation()
+        if self._data_standard_onchange_phone():
+            return None
+        return super()._onchange_phone_validation()
 
     def _data_standard_company_name(self):
         return self.partner_name or ""
@@ -49,10 +51,11 @@ class CrmLeadDataStandard(models.Model):
     @api.depends("phone_sanitized")
     def _compute_phone_state(self):
         """crm's phone quality, "incorrect" too for a number the standard finds invalid."""
-        super()._compute_phone_state()
+        result = super()._compute_phone_state()
         for lead in self:
             if lead.phone and not lead.phone_sanitized and lead.phone_state == "correct":
                 lead.phone_state = "incorrect"
+        return result
 
     def _data_standard_values(self, vals):
         # as the user: a company, team or customer they may not read is refused by the
@@ -142,27 +145,28 @@ class CrmLeadDataStandard(models.Model):
     @api.model
     def _regulation_value_texts(self, code, values):
         """(what must hold, what is wrong) of a value check, for the checklist and refusals."""
-        _ = self.env._
         if code == "source":
-            return _("the lead source is chosen"), _("the lead source is not chosen")
+            return self.env._("the lead source is chosen"), self.env._(
+                "the lead source is not chosen"
+            )
         if code == "email":
             return (
-                _("the e-mail is a valid address"),
-                _("the e-mail “%s” is not a valid address", values[0]),
+                self.env._("the e-mail is a valid address"),
+                self.env._("the e-mail “%s” is not a valid address", values[0]),
             )
         if code == "amount":
             return (
-                _("the expected revenue is above zero"),
-                _("the expected revenue is not above zero"),
+                self.env._("the expected revenue is above zero"),
+                self.env._("the expected revenue is not above zero"),
             )
         if code == "closing_date":
             return (
-                _("the expected closing is today or later"),
-                _("the expected closing date is in the past")
+                self.env._("the expected closing is today or later"),
+                self.env._("the expected closing date is in the past")
                 if values[0]
-                else _("the expected closing date is empty"),
+                else self.env._("the expected closing date is empty"),
             )
         return (
-            _("the address has a street and a postcode"),
-            _("the address lacks a street or a postcode"),
+            self.env._("the address has a street and a postcode"),
+            self.env._("the address lacks a street or a postcode"),
         )

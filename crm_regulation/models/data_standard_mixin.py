@@ -132,7 +132,7 @@ class CrmDataStandardMixin(models.AbstractModel):
     def _data_standard_country_of(self, partner):
         """The country of ``partner`` as the user reads it (none when they may not)."""
         try:
-            return partner.country_id
+            return partner.with_env(self.env).country_id
         except AccessError:
             return self.env["res.country"]
 
@@ -140,10 +140,7 @@ class CrmDataStandardMixin(models.AbstractModel):
     def _data_standard_readable(self, company, team, country):
         """(company, team, country), the company and team as the user reads them: when they
         may not, the standard of their own company (the write refuses them anyway)."""
-        try:
-            company.crm_phone_standard  # noqa: B018
-            team.phone_standard  # noqa: B018
-        except AccessError:
+        if not company.has_access("read") or (team and not team.has_access("read")):
             company, team = self.env.company, self.env["crm.team"]
         return company, team, country or company.country_id
 

@@ -15,13 +15,15 @@ class ResPartnerDataStandard(models.Model):
         return super()._compute_company_key()
 
     def _compute_phone_sanitized(self):
-        super()._compute_phone_sanitized()
+        result = super()._compute_phone_sanitized()
         self._data_standard_unsanitize()
+        return result
 
     @api.onchange("phone", "country_id", "company_id")
     def _onchange_phone_validation(self):
-        if not self._data_standard_onchange_phone():
-            super()._onchange_phone_validation()
+        if self._data_standard_onchange_phone():
+            return None
+        return super()._onchange_phone_validation()
 
     def _data_standard_company_name(self):
         return self.name or "" if self.is_company else ""
