@@ -18,7 +18,9 @@ class CrmDuplicateGroup(models.Model):
     _order = "member_count desc, id"
     _rec_name = "key_value"
 
-    company_id = fields.Many2one("res.company", readonly=True, index=True)
+    # (no index of their own on company and state: the unique index of the keys serves the
+    # sweep, the team's the queue; every index slows the sweep's inserts)
+    company_id = fields.Many2one("res.company", readonly=True)
     team_id = fields.Many2one(
         "crm.team",
         string="Sales Team",
@@ -72,19 +74,25 @@ class CrmDuplicateGroup(models.Model):
         required=True,
         default="to_review",
         readonly=True,
-        index=True,
     )
     sweep_run = fields.Integer(
-        string="Last Sweep", readonly=True, help="The sweep that last found the group."
+        string="Found by Pass",
+        readonly=True,
+        help="The pass of the duplicate sweep that found the group with its current members.",
     )
-    last_seen = fields.Datetime(readonly=True, help="When the sweep last found the group.")
+    date_found = fields.Datetime(
+        string="Found On",
+        readonly=True,
+        help="When the duplicate sweep found the group with its current members (each pass "
+        "finds it again; it leaves the queue once its members are no longer duplicates).",
+    )
     dismissed_by_id = fields.Many2one("res.users", readonly=True)
     dismissed_date = fields.Datetime(string="Dismissed On", readonly=True)
     merged_by_id = fields.Many2one("res.users", readonly=True)
     merged_date = fields.Datetime(string="Merged On", readonly=True)
 
     _key_unique = models.UniqueIndex(
-        "(company_id, res_model, key_type, key_value) NULLS NOT DISTINCT",
+        "(res_model, key_type, key_value, company_id) NULLS NOT DISTINCT",
         "One group per shared value, kind of record and company.",
     )
 

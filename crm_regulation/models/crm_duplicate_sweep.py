@@ -35,7 +35,6 @@ STEPS = (
     ("groups", ("contact", "phone")),
     ("groups", ("contact", "email")),
     ("groups", ("contact", "company_name")),
-    ("cleanup", None),
 )
 DONE = len(STEPS)
 KEY_COLUMNS = {
@@ -56,14 +55,15 @@ TABLES = {
 }
 # the rows whose company name key is missing (rows from before the data standard)
 KEYLESS = {
-    "crm.lead": "company_key IS NULL AND partner_name IS NOT NULL AND partner_name <> ''",
-    "res.partner": "company_key IS NULL AND is_company AND name IS NOT NULL AND name <> ''",
+    "crm.lead": "company_key IS NULL AND partner_name <> ''",
+    "res.partner": "company_key IS NULL AND is_company AND name <> ''",
 }
 
 
 def sweep_indexes():
-    """(name, table, column, where) of the partial indexes the sweep reads its key ranges
-    from, index only: the open leads' and active contacts' keys."""
+    """(name, table, column, where) of the partial indexes of the sweep: the open leads' and
+    active contacts' keys, whose ranges it reads index only; the rows without a company
+    name key (older than the data standard: few, and none once the sweep has run)."""
     return [
         (
             f"{table}_crm_duplicate_{key_type}_index",
@@ -73,6 +73,14 @@ def sweep_indexes():
         )
         for res_model, (table, condition, _rel, _col) in TABLES.items()
         for key_type, column in KEY_COLUMNS.items()
+    ] + [
+        (
+            f"{model.replace('.', '_')}_crm_duplicate_keyless_index",
+            model.replace(".", "_"),
+            "id",
+            where,
+        )
+        for model, where in KEYLESS.items()
     ]
 
 
@@ -153,10 +161,8 @@ class CrmDuplicateSweep(models.Model):
         kind, argument = STEPS[step]
         if kind == "keys":
             processed, after, finished = self._sweep_keys(argument, after)
-        elif kind == "groups":
-            processed, after, finished = self._sweep_groups(*argument, run, after, batch_rows)
         else:
-            processed, after, finished = self._sweep_cleanup(run), None, True
+            processed, after, finished = self._sweep_groups(*argument, run, after, batch_rows)
         if finished:
             step, after = step + 1, None
         cr.execute(
@@ -267,67 +273,95 @@ class CrmDuplicateSweep(models.Model):
                     ), found AS (
                         SELECT t.company_id, t.%(col)s AS key_value,
                                array_agg(t.id ORDER BY t.id) AS member_ids,
+                               md5(array_to_string(array_agg(t.id ORDER BY t.id), ','))
+                                   AS signature,
                                %(team)s AS team_id
                           FROM %(table)s t %(team_join)s
-                         WHERE t.%(col)s IN (SELECT key_value FROM dup_keys)
+                         -- "= ANY(ARRAY(...))": the duplicated keys first, then their
+                         -- rows by index (PostgreSQL cannot estimate how few they are)
+                         WHERE t.%(col)s = ANY(ARRAY(SELECT key_value FROM dup_keys))
                            AND %(open_t)s
                          GROUP BY t.%(col)s, t.company_id
                         HAVING count(*) > 1
-                    ), existing AS (
-                        SELECT g.id, g.signature FROM crm_duplicate_group g
-                          JOIN found f ON f.key_value = g.key_value
-                                      AND f.company_id IS NOT DISTINCT FROM g.company_id
-                         WHERE g.res_model = %(res_model)s AND g.key_type = %(key_type)s
-                    ), upserted AS (
-                        INSERT INTO crm_duplicate_group AS g
-                               (company_id, team_id, res_model, key_type, key_value,
-                                member_count, signature, state, sweep_run, last_seen,
-                                create_uid, create_date, write_uid, write_date)
-                        SELECT f.company_id, f.team_id, %(res_model)s, %(key_type)s,
-                               f.key_value, cardinality(f.member_ids),
-                               md5(array_to_string(f.member_ids, ',')), 'to_review',
-                               %(run)s, %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s
+                    ), matched AS MATERIALIZED (
+                        -- each group found, with its row in the queue if it has one (a
+                        -- new one gets its id here: no join between the steps below)
+                        SELECT f.*, g.id AS group_id, g.signature AS old_signature,
+                               g.team_id AS old_team_id,
+                               CASE WHEN g.id IS NULL
+                                    THEN nextval('crm_duplicate_group_id_seq') END AS new_id
                           FROM found f
-                        ON CONFLICT (company_id, res_model, key_type, key_value)
-                        DO UPDATE SET
-                               team_id = EXCLUDED.team_id,
-                               member_count = EXCLUDED.member_count,
-                               signature = EXCLUDED.signature,
-                               sweep_run = EXCLUDED.sweep_run,
-                               last_seen = EXCLUDED.last_seen,
-                               write_uid = EXCLUDED.write_uid,
-                               write_date = EXCLUDED.write_date,
-                               -- changed members: to review again
-                               state = CASE WHEN g.signature = EXCLUDED.signature
+                          LEFT JOIN crm_duplicate_group g
+                                 ON g.res_model = %(res_model)s
+                                AND g.key_type = %(key_type)s
+                                AND g.key_value = f.key_value
+                                AND g.company_id IS NOT DISTINCT FROM f.company_id
+                    ), inserted AS (
+                        -- (the batch holds the sweep's lock: no other insert of these keys;
+                        -- the unique index of the keys stands guard)
+                        INSERT INTO crm_duplicate_group
+                               (id, company_id, team_id, res_model, key_type, key_value,
+                                member_count, signature, state, sweep_run, date_found,
+                                create_uid, create_date, write_uid, write_date)
+                        SELECT m.new_id, m.company_id, m.team_id, %(res_model)s,
+                               %(key_type)s, m.key_value, cardinality(m.member_ids),
+                               m.signature, 'to_review', %(run)s, %(now)s, %(uid)s, %(now)s,
+                               %(uid)s, %(now)s
+                          FROM matched m
+                         WHERE m.new_id IS NOT NULL
+                        RETURNING 1
+                    ), updated AS (
+                        -- changed members: to review again (dismissed or merged before)
+                        UPDATE crm_duplicate_group g
+                           SET team_id = m.team_id,
+                               member_count = cardinality(m.member_ids),
+                               signature = m.signature,
+                               state = CASE WHEN m.old_signature = m.signature
                                             THEN g.state ELSE 'to_review' END,
-                               dismissed_by_id = CASE WHEN g.signature = EXCLUDED.signature
+                               dismissed_by_id = CASE WHEN m.old_signature = m.signature
                                                       THEN g.dismissed_by_id END,
-                               dismissed_date = CASE WHEN g.signature = EXCLUDED.signature
+                               dismissed_date = CASE WHEN m.old_signature = m.signature
                                                      THEN g.dismissed_date END,
-                               merged_by_id = CASE WHEN g.signature = EXCLUDED.signature
+                               merged_by_id = CASE WHEN m.old_signature = m.signature
                                                    THEN g.merged_by_id END,
-                               merged_date = CASE WHEN g.signature = EXCLUDED.signature
-                                                  THEN g.merged_date END
-                        RETURNING g.id, g.company_id, g.key_value, g.signature
-                    ), changed AS (
-                        SELECT u.id, f.member_ids
-                          FROM upserted u
-                          JOIN found f ON f.key_value = u.key_value
-                                      AND f.company_id IS NOT DISTINCT FROM u.company_id
-                          LEFT JOIN existing e ON e.id = u.id
-                         WHERE e.signature IS DISTINCT FROM u.signature
+                               merged_date = CASE WHEN m.old_signature = m.signature
+                                                  THEN g.merged_date END,
+                               sweep_run = CASE WHEN m.old_signature = m.signature
+                                                THEN g.sweep_run ELSE %(run)s END,
+                               date_found = CASE WHEN m.old_signature = m.signature
+                                                 THEN g.date_found ELSE %(now)s END,
+                               write_uid = %(uid)s, write_date = %(now)s
+                          FROM matched m
+                         WHERE g.id = m.group_id
+                           AND (m.old_signature IS DISTINCT FROM m.signature
+                                OR m.old_team_id IS DISTINCT FROM m.team_id)
+                        RETURNING 1
+                    ), gone AS (
+                        -- the range's groups to review that are not duplicates any more
+                        DELETE FROM crm_duplicate_group g
+                         WHERE g.res_model = %(res_model)s AND g.key_type = %(key_type)s
+                           AND g.state = 'to_review' %(g_lower)s %(g_upper)s
+                           AND g.id NOT IN (SELECT group_id FROM matched
+                                             WHERE group_id IS NOT NULL)
+                        RETURNING 1
                     ), removed AS (
-                        DELETE FROM %(rel)s r USING changed c
-                         WHERE r.group_id = c.id AND r.%(member)s <> ALL(c.member_ids)
+                        DELETE FROM %(rel)s r USING matched m
+                         WHERE r.group_id = m.group_id
+                           AND m.old_signature IS DISTINCT FROM m.signature
+                           AND r.%(member)s <> ALL(m.member_ids)
                         RETURNING 1
                     ), added AS (
                         INSERT INTO %(rel)s (group_id, %(member)s)
-                        SELECT c.id, unnest(c.member_ids) FROM changed c
+                        SELECT COALESCE(m.new_id, m.group_id), unnest(m.member_ids)
+                          FROM matched m
+                         WHERE m.new_id IS NOT NULL
+                            OR m.old_signature IS DISTINCT FROM m.signature
                         ON CONFLICT DO NOTHING
                         RETURNING 1
                     )
-                    SELECT (SELECT count(*) FROM upserted), (SELECT count(*) FROM changed),
-                           (SELECT count(*) FROM removed), (SELECT count(*) FROM added)
+                    SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM updated),
+                           (SELECT count(*) FROM gone), (SELECT count(*) FROM removed),
+                           (SELECT count(*) FROM added)
                     """,
                     col=col,
                     table=SQL.identifier(table),
@@ -335,6 +369,8 @@ class CrmDuplicateSweep(models.Model):
                     open_t=open_t,
                     lower=lower,
                     upper=upper_sql,
+                    g_lower=SQL("AND g.key_value > %s", after) if after is not None else SQL(),
+                    g_upper=SQL("AND g.key_value <= %s", upper) if upper is not None else SQL(),
                     team=team,
                     team_join=team_join,
                     res_model=res_model,
@@ -349,17 +385,3 @@ class CrmDuplicateSweep(models.Model):
             cr.fetchone()
         self.env["crm.duplicate.group"].invalidate_model()
         return batch_rows if upper is not None else 0, upper, upper is None
-
-    @api.model
-    def _sweep_cleanup(self, run):
-        """The groups to review that the pass did not find again: their members no
-        longer form a duplicate (dismissed and merged groups stay, as the record of a
-        decision)."""
-        self.env["crm.duplicate.group"].flush_model()
-        self.env.cr.execute(
-            "DELETE FROM crm_duplicate_group WHERE state = 'to_review' "
-            "AND (sweep_run IS NULL OR sweep_run < %s)",
-            [run],
-        )
-        self.env["crm.duplicate.group"].invalidate_model()
-        return self.env.cr.rowcount
