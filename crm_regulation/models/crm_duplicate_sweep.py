@@ -131,7 +131,8 @@ class CrmDuplicateSweep(models.Model):
             if done:
                 Cron._commit_progress(processed, remaining=0)
                 return
-            if not Cron._commit_progress(max(processed, 1), remaining=DONE):
+            # (steps remain: the runner calls the job again while its time lasts)
+            if not Cron._commit_progress(max(processed, 1), remaining=1):
                 return
 
     # ------------------------------------------------------------
