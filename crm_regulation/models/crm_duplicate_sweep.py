@@ -5,12 +5,14 @@ One pass is a list of steps, each done in batches, each batch committed with its
 1. company name keys of the rows that existed before the data standard (NULL
    ``company_key``), computed by the ORM (``_compute_company_key``), by id ranges;
 2. for leads (open: active, pending) and contacts (active), and each key (phone in E.164,
-   normalized e-mail, company name key): the rows of one range of the key's index at a time
-   (keyset pagination, ``BATCH_ROWS`` index entries), grouped by company and key in SQL;
-   the groups upserted (``INSERT ... ON CONFLICT``) with a signature of their members (a
-   dismissed or merged group whose members changed is to review again), their members
-   rewritten only when it changed;
-3. the groups to review that this pass did not find again are deleted.
+   normalized e-mail, company name key): the rows of one range of the key's partial index
+   at a time (keyset pagination, ``BATCH_ROWS`` index entries, read index only), grouped
+   by company and key in SQL, in one statement per batch: the groups found matched with
+   the queue (its unique index of the keys), new ones inserted with a signature of their
+   members, those whose members changed updated (a dismissed or merged one is to review
+   again) and their members rewritten, the groups to review of the range that are not
+   found any more deleted (their members no longer form a duplicate); a group found
+   unchanged is not written at all, so a rerun writes nothing.
 
 The progress (pass, step, last key) is one row of ``crm.duplicate.sweep``, locked for each
 batch with ``FOR UPDATE SKIP LOCKED``: a second worker skips while the first holds it, and
@@ -71,7 +73,7 @@ def sweep_indexes():
             column,
             f"{column} IS NOT NULL AND {condition.format(t='')}",
         )
-        for res_model, (table, condition, _rel, _col) in TABLES.items()
+        for table, condition, _rel, _col in TABLES.values()
         for key_type, column in KEY_COLUMNS.items()
     ] + [
         (
