@@ -34,6 +34,7 @@
         "views/crm_role_matrix_views.xml",
         "views/crm_regulation_violation_views.xml",
         "views/menus.xml",
+        "views/crm_duplicate_group_views.xml",
         "views/crm_data_standard_views.xml",
         "report/crm_revival_report_views.xml",
         "views/crm_revival_views.xml",

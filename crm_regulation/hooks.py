@@ -112,5 +112,10 @@ def post_init_hook(env):
 
 
 def uninstall_hook(env):
-    """Give Odoo's narrowed record rules back their stock domains."""
+    """Give Odoo's narrowed record rules back their stock domains; drop the duplicate
+    sweep's indexes on leads and contacts (Odoo drops only the tables it created)."""
     env["ir.rule"]._crm_regulation_sync_stock_rules(restore=True)
+    from .models.crm_duplicate_sweep import sweep_indexes  # noqa: PLC0415
+
+    for name, _table, _column, _where in sweep_indexes():
+        env.cr.execute(SQL("DROP INDEX IF EXISTS %s", SQL.identifier(name)))

@@ -13,6 +13,8 @@ from . import (
     crm_lead_first_contact,
     crm_lead_access,
     crm_lead_data_standard,
+    crm_duplicate_group,
+    crm_duplicate_sweep,
     crm_legal_form,
     crm_revival,
     crm_rights_audit,

@@ -5,6 +5,7 @@ from . import (
     test_activity_tasks,
     test_contacts_access,
     test_data_standard,
+    test_duplicate_sweep,
     test_kpi_dashboard,
     test_kpi_digest,
     test_kpi_engine,
