@@ -31,6 +31,7 @@
         "report/crm_regulation_report_views.xml",
         "report/crm_regulation_funnel_report_views.xml",
         "report/crm_lead_source_report_views.xml",
+        "report/crm_data_quality_report_views.xml",
         "views/crm_role_matrix_views.xml",
         "views/crm_regulation_violation_views.xml",
         "views/menus.xml",
