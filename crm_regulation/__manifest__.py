@@ -36,6 +36,7 @@
         "views/crm_regulation_violation_views.xml",
         "views/menus.xml",
         "views/crm_data_standard_views.xml",
+        "views/crm_data_normalization_views.xml",
         "report/crm_revival_report_views.xml",
         "views/crm_revival_views.xml",
         "views/crm_regulation_handover_views.xml",

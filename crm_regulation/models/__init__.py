@@ -13,6 +13,7 @@ from . import (
     crm_lead_first_contact,
     crm_lead_access,
     crm_lead_data_standard,
+    crm_data_normalization,
     crm_legal_form,
     crm_revival,
     crm_rights_audit,

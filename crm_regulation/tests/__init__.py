@@ -4,6 +4,7 @@ from . import (
     test_access_control,
     test_activity_tasks,
     test_contacts_access,
+    test_data_normalization,
     test_data_quality,
     test_kpi_dashboard,
     test_kpi_digest,
