@@ -1,3 +1,5 @@
+from datetime import date
+
 from odoo.exceptions import AccessError
 from odoo.tools import mute_logger
 
@@ -168,8 +170,34 @@ class TestDataQuality(CrmRegulationCommon):
         ):
             self.report(user=self.marketer)
         self.assertIsNone(self.kpi(user=self.marketer))
-        # the digest's KPIs and the dashboards list it
-        self.assertTrue(self.env.ref("crm_regulation.kpi_data_quality"))
+
+    def test_in_the_digests_like_any_kpi(self):
+        digest = self.env["digest.digest"].create(
+            {
+                "name": "Data week",
+                "periodicity": "weekly",
+                "crm_regulation": True,
+                "crm_team_ids": [(6, 0, self.team.ids)],
+                "crm_kpi_ids": [(6, 0, self.env.ref("crm_regulation.kpi_data_quality").ids)],
+                "user_ids": [(6, 0, (self.user_manager | self.user_salesman).ids)],
+                "crm_active_since": "2026-11-02 00:00:00",
+            }
+        )
+        lines = {}
+        for user in (self.user_manager, self.user_salesman):
+            with self.at("2026-11-09 10:00:00"):
+                calendar = digest._crm_calendar(user)
+                period = digest._crm_due_period(calendar, self.env.cr.now())
+                content = digest.with_context(tz=calendar.tz)._crm_content(user, period)
+            lines[user] = {line["code"]: line for line in content["sections"][0]["lines"]}
+        self.assertEqual(list(lines[self.user_manager]), ["data_quality"])
+        self.assertIn(
+            "leads created in the period", lines[self.user_manager]["data_quality"]["denominator"]
+        )
+        # the week before, each recipient's own figure: the salesperson's leads only
+        self.assertEqual((period.date_from, period.date_to), (date(2026, 11, 2), date(2026, 11, 8)))
+        self.assertEqual(lines[self.user_manager]["data_quality"]["value"], 33.3)
+        self.assertEqual(lines[self.user_salesman]["data_quality"]["value"], 25.0)
 
     def test_queries_do_not_grow_with_the_leads(self):
         """The report and the KPI are set-based: the same queries for 7 leads or 47."""
