@@ -279,7 +279,7 @@ class CrmDataNormalization(models.Model):
         self._count(counts, records, plans)
         if not dry:
             self._apply(records, plans)
-        changes, invalid = self._examples(records, plans)
+        changes, invalid = self._in_their_language()._examples(records, plans)
         self.write(
             {
                 "cursor_model": model,
@@ -374,7 +374,7 @@ class CrmDataNormalization(models.Model):
     def _apply(self, records, plans):
         """Write the changes of the records that change (one write each, not tracked) and
         log one note on each saying what changed and by which normalization."""
-        author = self.launched_by_id or self.env.user
+        author = self.launched_by_id or self.create_uid
         # the administrator's normalization writes every record of the company, as the
         # administrator who started it (the notes are theirs)
         as_author = records.with_user(author)
@@ -396,9 +396,14 @@ class CrmDataNormalization(models.Model):
                 else:
                     vals[fname] = new
             record.write(vals)
-            bodies[record.id] = self._note(record, changes)
+            bodies[record.id] = self._in_their_language()._note(record, changes)
         if bodies:
             writer.browse(list(bodies))._message_log_batch(bodies, author_id=author.partner_id.id)
+
+    def _in_their_language(self):
+        """The normalization in the language of the administrator who runs it (the cron's
+        notes and log are read by them)."""
+        return self.with_context(lang=(self.launched_by_id or self.create_uid).lang)
 
     def _note(self, record, changes):
         items = Markup("").join(
