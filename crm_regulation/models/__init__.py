@@ -15,6 +15,7 @@ from . import (
     crm_lead_data_standard,
     crm_duplicate_group,
     crm_duplicate_sweep,
+    crm_data_normalization,
     crm_legal_form,
     crm_revival,
     crm_rights_audit,

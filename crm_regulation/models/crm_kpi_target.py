@@ -26,6 +26,7 @@ KPI_CODES = [
     ("regulation_bypasses", "Regulation bypasses"),
     ("revived", "Revived leads"),
     ("revived_won", "Won after revival"),
+    ("data_quality", "Data quality"),
 ]
 PERIODS = [("week", "Week"), ("month", "Month"), ("quarter", "Quarter")]
 

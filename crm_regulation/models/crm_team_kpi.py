@@ -21,6 +21,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 from .crm_kpi_target import KPI_CODES
+from .data_quality_sql import lead_quality, quality_ok
 from .kpi_sql import jit_off, qualified, stage_entries, stage_outcome, team_stages
 
 # The longest period the API computes, and the days it computes at all.
@@ -67,10 +68,14 @@ UNITS = {
     "regulation_bypasses": "count",
     "revived": "count",
     "revived_won": "count",
+    "data_quality": "percent",
 }
 # KPIs hidden from those who may not read the leads' revenue (the role matrix's sensitive
 # fields: marketers, support)
 REVENUE_KPIS = {"revenue_won", "avg_deal_size"}
+# KPIs of the leads' contact data (phones, e-mails): hidden from those who may not read them
+# (the role matrix's Marketer)
+CONTACT_KPIS = {"data_quality"}
 # Where the figures keep each salesperson's own: {(code, user id): {Window: Figure}}
 BY_USER = "_by_user"
 # KPIs of the stage history: for those who may read it
@@ -573,6 +578,9 @@ class CrmTeamKpi(models.Model):
         if not self.env["crm.lead.stage.history"].has_access("read"):
             for code in STAY_KPIS:
                 figures.pop(code, None)
+        if not self._kpi_contact_access():
+            for code in CONTACT_KPIS:
+                figures.pop(code, None)
         if not self.env["crm.regulation.violation"].has_access("read"):
             figures.pop("regulation_bypasses", None)
         return figures
@@ -584,6 +592,8 @@ class CrmTeamKpi(models.Model):
         if self.env["crm.lead.stage.history"].has_access("read"):
             families.append(self._kpi_stages)
         families += [self._kpi_activities, self._kpi_stale, self._kpi_bypasses, self._kpi_revival]
+        if self._kpi_contact_access():
+            families.append(self._kpi_data_quality)
         for family in families:
             if only and family.__name__.removeprefix("_kpi_") not in only:
                 continue
@@ -624,6 +634,45 @@ class CrmTeamKpi(models.Model):
             yield "qualification_rate", key, n, _rate(qualified_count, total)
             yield "disqualification_rate", key, n, _rate(disqualified, total)
             yield "first_contact_hours_median", key, n, _median(median, contacted)
+
+    def _kpi_contact_access(self):
+        """Whether the caller reads the leads' phones and e-mails (the data quality)."""
+        Lead = self.env["crm.lead"]
+        return all(
+            Lead._has_field_access(Lead._fields[fname], "read") for fname in ("phone", "email_from")
+        )
+
+    def _kpi_data_quality(self, ctx):
+        """Leads created in the period with good data: the fields required at their stage
+        filled, no invalid phone or e-mail, not a duplicate of an older open lead
+        (``data_quality_sql``; the quality of each lead computed once, then counted in
+        each window)."""
+        rows = self.env.execute_query(
+            SQL(
+                """
+                WITH q AS (
+                    SELECT l.id, l.user_id, l.create_date, %(quality)s
+                      FROM crm_lead l
+                     WHERE %(lead_filter)s AND l.create_date >= %(span)s
+                           AND l.create_date < %(stop)s
+                )
+                SELECT w.n, GROUPING(q.user_id) = 0, q.user_id,
+                       count(*), count(*) FILTER (WHERE %(ok)s)
+                  FROM q
+                  JOIN %(bounds)s ON q.create_date >= w.start AND q.create_date < w.stop
+              GROUP BY GROUPING SETS ((w.n), (w.n, q.user_id))
+                """,
+                quality=lead_quality(self.env, "l"),
+                ok=quality_ok("q"),
+                bounds=ctx.bounds,
+                lead_filter=ctx.lead_filter,
+                span=ctx.first_start,
+                stop=ctx.last_stop,
+            )
+        )
+        for n, per_user, user_id, total, good in rows:
+            key = ("user", user_id) if per_user else None
+            yield "data_quality", key, n, _rate(good, total)
 
     def _kpi_closed(self, ctx):
         """Won, lost and disqualified leads by the day they were closed."""
@@ -960,6 +1009,11 @@ class CrmTeamKpi(models.Model):
             ),
             "revived_won": lambda: self.env._(
                 "revived leads won in the period, of %s revived in it", base
+            ),
+            "data_quality": lambda: self.env._(
+                "of %s leads created in the period: the fields required at their stage "
+                "filled, no invalid phone or e-mail, not a duplicate of an older open lead",
+                base,
             ),
         }
         text = texts[code]()

@@ -1,5 +1,6 @@
 from . import (
     crm_activity_report,
+    crm_data_quality_report,
     crm_lead_outcome_report,
     crm_lead_source_report,
     crm_regulation_document,

@@ -6,6 +6,8 @@ from . import (
     test_contacts_access,
     test_data_standard,
     test_duplicate_sweep,
+    test_data_normalization,
+    test_data_quality,
     test_kpi_dashboard,
     test_kpi_digest,
     test_kpi_engine,

@@ -268,14 +268,14 @@ class TestKpiEngine(KpiFunnelCommon):
         """The whole set costs the same number of queries for 5 leads or 50 (one statement
         per family of figures, JIT off for them and back as it was)."""
         self.kpis()
-        with self.query_count(13):
+        with self.query_count(14):
             self.kpis()
         self.env.cr.execute("SHOW jit")
         self.assertEqual(self.env.cr.fetchone()[0], "on", "as it was")
         self._create_leads(45)
         self.env.invalidate_all()
         self.kpis()
-        with self.query_count(13):
+        with self.query_count(14):
             self.kpis()
 
     def test_rpc_needs_team_read_access(self):
