@@ -118,8 +118,8 @@ def main():
     parser.add_argument("--password", default="admin")
     parser.add_argument(
         "--only",
-        choices=["digest", "revival", "roles"],
-        help="only the digest's, the revival's or the role matrix's shots",
+        choices=["digest", "revival", "roles", "data"],
+        help="only the digest's, the revival's, the role matrix's or the data standards' shots",
     )
     args = parser.parse_args()
 
@@ -157,16 +157,18 @@ def main():
     browser = Browser()
     try:
         browser.use_session(session)
-        if args.only in (None, "roles"):
-            browser.shot(
+        sections = {
+            "roles": lambda: browser.shot(
                 f"{args.url}/odoo/action-crm_regulation.crm_rights_audit_action_open",
                 OUT / "screenshot_rights_audit.png",
-            )
-        if args.only == "roles":
-            return
-        if args.only in (None, "revival"):
-            shoot_revival(browser, rpc, args.url)
-        if args.only == "revival":
+            ),
+            "data": lambda: shoot_data_standards(browser, rpc, args.url),
+            "revival": lambda: shoot_revival(browser, rpc, args.url),
+        }
+        for name, shoot in sections.items():
+            if args.only in (None, name):
+                shoot()
+        if args.only in sections:
             return
         shoot_digest(browser, rpc, args.url, args.db)
         if args.only == "digest":
@@ -266,6 +268,23 @@ def main():
         )
     finally:
         browser.close()
+
+
+def shoot_data_standards(browser, rpc, url):
+    """The data standards: the duplicates queue (after a sweep of the demo database), the
+    data quality per salesperson, a normalization's dry run."""
+    browser.shot(
+        f"{url}/odoo/action-crm_regulation.crm_duplicate_group_action",
+        OUT / "screenshot_duplicates.png",
+    )
+    browser.shot(
+        f"{url}/odoo/action-crm_regulation.crm_data_quality_report_action",
+        OUT / "screenshot_data_quality.png",
+    )
+    browser.shot(
+        f"{url}/odoo/action-crm_regulation.crm_data_normalization_action",
+        OUT / "screenshot_normalization.png",
+    )
 
 
 def shoot_revival(browser, rpc, url):

@@ -370,6 +370,16 @@ class CrmLead(models.Model):
         self.env["res.partner"]._crm_regulation_contacts_changed()
         return result
 
+    def onchange(self, values, field_names, fields_spec):
+        # the form's onchange copies the customer's phone, e-mail and address onto the lead:
+        # a customer named there is one the user reads, as in create and write
+        if self.env["res.users"]._crm_regulation_governed():
+            Partner = self.env["res.partner"]
+            Partner._crm_regulation_check_readable(
+                Partner._crm_regulation_named({}, [values], PARTNER_FIELDS)
+            )
+        return super().onchange(values, field_names, fields_spec)
+
     def export_data(self, fields_to_export):
         if self.env["res.users"]._crm_regulation_governed() and not self._regulation_is_manager():
             raise AccessError(

@@ -57,20 +57,29 @@ class CrmLeadDataStandard(models.Model):
                 lead.phone_state = "incorrect"
         return result
 
+    def _data_standard_inherited_phone(self, vals):
+        """A customer named without a phone: the lead takes the customer's (crm)."""
+        if vals.get("partner_id") and not vals.get("phone"):
+            partner = self.env["res.partner"].browse(vals["partner_id"])
+            return partner.phone if partner.has_access("read") else ""
+        return ""
+
     def _data_standard_values(self, vals):
         # as the user: a company, team or customer they may not read is refused by the
         # create or write itself (never read for them here)
         Company, Team = self.env["res.company"], self.env["crm.team"]
         context = self.env.context
+        # the context's defaults for a new lead only (they are what it gets)
+        defaults = {} if self else context
         company = (
             Company.browse(vals["company_id"])
             if vals.get("company_id")
-            else self.company_id or Company.browse(context.get("default_company_id"))
+            else self.company_id or Company.browse(defaults.get("default_company_id"))
         ) or self.env.company
         team = (
             Team.browse(vals["team_id"])
             if "team_id" in vals
-            else self.team_id or Team.browse(context.get("default_team_id"))
+            else self.team_id or Team.browse(defaults.get("default_team_id"))
         )
         country = (
             self.env["res.country"].browse(vals["country_id"])

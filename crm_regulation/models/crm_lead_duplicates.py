@@ -11,6 +11,7 @@ from odoo.fields import Domain
 from .crm_lead_regulation import MAX_LEADS_IN_ERROR
 from .crm_regulation_violation import Violation
 from .cursor_flags import MAIL_GATEWAY, flag, flagged
+from .mail_thread import GATEWAY_TRUSTED
 from .regulation import ENFORCE, OFF
 
 
@@ -182,5 +183,8 @@ class CrmLeadDuplicates(models.Model):
     @api.model
     @api.private  # the mail gateway's entry: over RPC it would skip the duplicate policy
     def message_new(self, msg_dict, custom_values=None):
+        if self.env.context.get(GATEWAY_TRUSTED) is False:
+            # an e-mail fed through the gateway by a user over RPC: their lead, judged as any
+            return super().message_new(msg_dict, custom_values=custom_values)
         with flag(self.env, MAIL_GATEWAY):
             return super().message_new(msg_dict, custom_values=custom_values)

@@ -12,7 +12,7 @@ from odoo.tools import SQL
 from .caller_values import sudo_clean
 from .crm_lead import REASON_FIELDS
 from .crm_regulation_violation import Violation
-from .cursor_flags import LOSING, flagged
+from .cursor_flags import LOSING, MAIL_GATEWAY, flagged
 from .regulation import (
     ENFORCE,
     NEW_LEAD,
@@ -244,6 +244,9 @@ class CrmLeadRegulation(models.Model):
         refused = {
             lead_id: items for lead_id, items in blocked.items() if by_id[lead_id].mode == ENFORCE
         }
+        if refused and flagged(self.env, MAIL_GATEWAY):
+            # a customer's e-mail is never dropped: the gateway's lead is logged, not refused
+            refused = {}
         Log = self.env["crm.regulation.violation"]
         if refused:
             Log._record(self._regulation_violations(refused, by_id, "refused"), refused=True)

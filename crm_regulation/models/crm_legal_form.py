@@ -21,7 +21,11 @@ class CrmLegalForm(models.Model):
     active = fields.Boolean(default=True)
     country_id = fields.Many2one("res.country", help="Where the form is used (information).")
     company_id = fields.Many2one(
-        "res.company", index=True, help="Empty: the form is split off in every company."
+        "res.company",
+        index=True,
+        ondelete="cascade",
+        help="Empty: the form is split off in every company (kept by the system "
+        "administrators); else in this company only.",
     )
 
     _name_company_unique = models.UniqueIndex(

@@ -17,6 +17,9 @@ from .data_standard import (
 )
 
 PHONE_FIELDS = ("phone",)
+# kept by the standard and the ORM: a caller's values are dropped (``phone_sanitized`` is
+# what duplicates are matched on; the others are split from or computed with the name)
+STANDARD_FIELDS = ("legal_form", "company_key", "phone_sanitized")
 # errors named in a refusal (the rest are counted)
 MAX_ERRORS = 5
 
@@ -66,6 +69,11 @@ class CrmDataStandardMixin(models.AbstractModel):
 
     def _data_standard_is_company(self, vals):
         return True
+
+    def _data_standard_inherited_phone(self, vals):
+        """The phone ``vals`` give the record without naming it (a lead's customer's), for
+        a required standard to check; "" when none."""
+        return ""
 
     # ------------------------------------------------------------
     # Fields
@@ -161,14 +169,21 @@ class CrmDataStandardMixin(models.AbstractModel):
         if mode != PHONE_OFF:
             for fname in PHONE_FIELDS:
                 number = vals.get(fname)
-                if not number or not isinstance(number, str):
+                if number is None or number is False or number == "":
                     continue
+                if not isinstance(number, str):  # a number over RPC: stored as its text
+                    number = changes[fname] = str(number)
                 result = format_phone(number, country.code, phone_format)
                 if result.error is None:
                     if result.display != number:
                         changes[fname] = result.display
                 elif mode == PHONE_REQUIRED and not flagged(self.env, MAIL_GATEWAY):
                     errors.append((number, result.error))
+            inherited = self._data_standard_inherited_phone(vals)
+            if inherited and mode == PHONE_REQUIRED and not flagged(self.env, MAIL_GATEWAY):
+                error = format_phone(inherited, country.code, phone_format).error
+                if error:
+                    errors.append((inherited, error))
         name_field = self._data_standard_name_field
         name = vals.get(name_field)
         if name_field in vals and (
@@ -186,6 +201,7 @@ class CrmDataStandardMixin(models.AbstractModel):
     def _data_standard_create(self, vals_list):
         """``vals_list`` to the standard; invalid phones under a required standard refused
         (nothing is created)."""
+        vals_list = [self._data_standard_caller_vals(vals, new=True) for vals in vals_list]
         if not any(fname in vals for vals in vals_list for fname in self._data_standard_fields()):
             return vals_list
         result, refused = [], []
@@ -201,6 +217,7 @@ class CrmDataStandardMixin(models.AbstractModel):
         """``vals`` to the standard for every record of ``self`` (one value for all: a number
         that reads differently in the records' countries is refused, as are invalid phones
         under a required standard; nothing is written)."""
+        vals = self._data_standard_caller_vals(vals)
         if not self or not any(fname in vals for fname in self._data_standard_fields()):
             return vals
         per_record, refused = [], []
@@ -226,7 +243,25 @@ class CrmDataStandardMixin(models.AbstractModel):
         return {**vals, **common}
 
     def _data_standard_fields(self):
-        return (*PHONE_FIELDS, self._data_standard_name_field)
+        return (*PHONE_FIELDS, self._data_standard_name_field, "partner_id")
+
+    @api.model
+    def _data_standard_caller_vals(self, vals, new=False):
+        """The caller's ``vals`` without what the standard keeps itself (superuser's
+        kept: upgrades, merges), and for a new record with the context's defaults of the
+        fields it checks (applied by the ORM after this, past the standard otherwise)."""
+        if not self.env.su and any(fname in vals for fname in STANDARD_FIELDS):
+            vals = {key: value for key, value in vals.items() if key not in STANDARD_FIELDS}
+        if new:
+            context = self.env.context
+            defaults = {
+                fname: context[f"default_{fname}"]
+                for fname in (*PHONE_FIELDS, self._data_standard_name_field)
+                if fname not in vals and context.get(f"default_{fname}")
+            }
+            if defaults:
+                vals = {**vals, **defaults}
+        return vals
 
     def _data_standard_refuse(self, refused):
         if not refused:

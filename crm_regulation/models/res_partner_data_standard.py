@@ -38,7 +38,9 @@ class ResPartnerDataStandard(models.Model):
         company = (
             Company.browse(vals["company_id"])
             if vals.get("company_id")
-            else self.company_id or Company.browse(self.env.context.get("default_company_id"))
+            # the context's default for a new contact only (it is what it gets)
+            else self.company_id
+            or Company.browse(not self and self.env.context.get("default_company_id"))
         ) or self.env.company
         country = (
             self.env["res.country"].browse(vals["country_id"])

@@ -13,6 +13,7 @@ from odoo.tools import mute_logger
 from odoo.addons.mail.tests.common import mail_new_test_user
 
 from ..models import data_standard
+from ..models.cursor_flags import UTM_OWN_SOURCE, flag
 from ..models.data_standard import format_phone, split_company_name
 from .common import CrmRegulationCommon
 
@@ -544,3 +545,143 @@ class TestWithoutLibrary(DataStandardCommon):
             self.company.crm_phone_standard = "off"
         finally:
             data_standard.phonenumbers = library
+
+
+class TestDataStandardAttacks(DataStandardCommon):
+    """The attack review's findings, each as the role that tried it."""
+
+    def test_a_number_that_is_not_text(self):
+        with self.refused("it has too few digits"):
+            self.lead(phone=12)
+        self.assertEqual(self.lead(phone=79001234567).phone, "+7 (900) 123-45-67")
+        with self.refused("it has too few digits"):
+            self.env["res.partner"].with_user(self.user_salesman).create({"name": "N", "phone": 12})
+
+    def test_context_defaults_go_through_the_standard(self):
+        Lead = self.env["crm.lead"].with_user(self.user_salesman)
+        with self.refused("it contains letters"):
+            Lead.with_context(default_phone="garbage!!").create(
+                {"name": "x", "team_id": self.team.id, "stage_id": self.stage_new.id}
+            )
+        lead = Lead.with_context(default_partner_name="ООО «Ромашка»").create(
+            {"name": "y", "team_id": self.team.id, "stage_id": self.stage_new.id}
+        )
+        self.assertEqual((lead.legal_form, lead.company_key), ("ООО", "ромашка"))
+        # on a write, the context never picks the standard: the lead's own (or its company's)
+        lenient = self.env["crm.team"].create({"name": "Lenient", "phone_standard": "off"})
+        lead.with_env(self.env).team_id = False
+        with self.refused("it contains letters"):
+            lead.with_user(self.user_salesman).with_context(default_team_id=lenient.id).write(
+                {"phone": "zz-not-a-phone"}
+            )
+        with self.refused("it contains letters"):
+            self.env["res.partner"].with_user(self.user_salesman).with_context(
+                default_phone="garbage!!"
+            ).create({"name": "z"})
+
+    def test_fields_kept_by_the_standard_are_not_written_by_callers(self):
+        lead = self.lead(phone="8 900 123-45-67", partner_name="ООО Ромашка")
+        lead.with_user(self.user_salesman).write(
+            {
+                "legal_form": "FORGED",
+                "company_key": "volga foods",
+                "phone_sanitized": "+74950000000",
+            }
+        )
+        self.assertEqual(
+            (lead.legal_form, lead.company_key, lead.phone_sanitized),
+            ("ООО", "ромашка", "+79001234567"),
+        )
+        forged = self.lead(legal_form="FORGED", company_key="x", phone_sanitized="+74950000000")
+        self.assertFalse(forged.legal_form or forged.company_key or forged.phone_sanitized)
+        partner = (
+            self.env["res.partner"]
+            .with_user(self.user_salesman)
+            .create({"name": "P", "is_company": True, "company_key": "volga foods"})
+        )
+        self.assertEqual(partner.company_key, "p")
+
+    def test_the_customers_phone_under_a_required_standard(self):
+        self.company.crm_phone_standard = "off"
+        customer = (
+            self.env["res.partner"]
+            .with_user(self.user_salesman)
+            .create({"name": "C", "phone": "12"})
+        )
+        self.team.phone_standard = "required"
+        with self.refused("“12”: it has too few digits"):
+            self.lead(partner_id=customer.id)
+        self.team.phone_standard = "flag"
+        self.assertTrue(self.lead(partner_id=customer.id).phone_invalid)
+
+    def test_the_forms_onchange_names_only_readable_customers(self):
+        hidden = (
+            self.env["res.partner"]
+            .with_user(self.user_salesman_2)
+            .create({"name": "Hidden", "phone": "+7 900 000-00-01"})
+        )
+        Lead = self.env["crm.lead"].with_user(self.user_salesman)
+        spec = {"partner_id": {}, "phone": {}, "email_from": {}}
+        with self.assertRaises(AccessError):
+            Lead.onchange({"partner_id": hidden.id}, ["partner_id"], spec)
+        own = (
+            self.env["res.partner"]
+            .with_user(self.user_salesman)
+            .create({"name": "Own", "phone": "+7 900 000-00-02"})
+        )
+        result = Lead.onchange({"partner_id": own.id}, ["partner_id"], spec)
+        self.assertEqual(result["value"]["phone"], "+7 (900) 000-00-02")
+
+    def test_the_gateway_logs_the_value_checks_and_never_drops_an_email(self):
+        self.stage_new.write({"source_required_from": True, "check_email": True})
+        self.team.alias_name = "checked-sales"
+        lead_id = (
+            self.env["mail.thread"]
+            .with_context(default_team_id=self.team.id)
+            .message_process(
+                "crm.lead",
+                "From: ivan@localhost\nTo: checked-sales@example.com\nSubject: Hi\n"
+                "Message-ID: <checked@example.com>\n\nHello",
+                custom_values={"stage_id": self.stage_new.id},
+            )
+        )
+        lead = self.env["crm.lead"].browse(lead_id)
+        self.assertEqual(lead.stage_id, self.stage_new)
+        violations = self.env["crm.regulation.violation"].search([("lead_id", "=", lead.id)])
+        self.assertEqual(set(violations.mapped("outcome")), {"would_refuse"})
+
+    def test_users_do_not_feed_the_gateway_over_rpc(self):
+        message = "From: x@example.org\nSubject: p\nMessage-Id: <p@x>\n\nhi"
+        with self.assertRaises(AccessError):
+            self.env["mail.thread"].with_user(self.user_salesman).message_process(
+                "crm.lead", message, custom_values={"phone": "zz", "user_id": self.user_manager.id}
+            )
+
+    def test_legal_forms_per_company_rights(self):
+        admin = mail_new_test_user(
+            self.env, login="ds_lf_admin", name="LF Admin", groups="crm_regulation.group_crm_admin"
+        )
+        other = self.env["res.company"].create({"name": "Other Co"})
+        Form_ = self.env["crm.legal.form"].with_user(admin)
+        own = Form_.create({"name": "SAS", "company_id": self.company.id})
+        self.assertIn("SAS", Form_._forms_for(self.company.id))
+        with self.assertRaises(AccessError):
+            Form_.create({"name": "SRL", "company_id": other.id})
+        with self.assertRaises(AccessError):
+            Form_.create({"name": "SA"})  # a shared form: the system administrators'
+        with self.assertRaises(AccessError):
+            self.env.ref("crm_regulation.legal_form_ru_ooo").with_user(admin).active = False
+        own.unlink()
+        self.assertNotIn("SAS", Form_._forms_for(self.company.id))
+
+    def test_a_records_own_utm_source(self):
+        used = self.env["utm.source"].create({"name": "In use"})
+        self.lead(source_id=used.id)
+        own = self.env["utm.source"].create({"name": "Mailing 1"})
+        Source = self.env["utm.source"].with_user(self.user_salesman)
+        with flag(self.env, UTM_OWN_SOURCE):
+            Source.create({"name": "Mailing 2"})
+            own.with_user(self.user_salesman).name = "Mailing 1 (renamed)"
+            with self.assertRaises(AccessError):
+                used.with_user(self.user_salesman).name = "Hijacked"
+        self.assertEqual(used.name, "In use")

@@ -538,7 +538,8 @@ class TestRevivalAttacks(RevivalCommon):
 
     def test_an_e_mail_fed_to_the_gateway_by_a_user_revives_nothing(self):
         """Odoo lets every user call the gateway's entry point over RPC; it routes as the
-        system. A reply or a new lead fed that way revives nothing."""
+        system. Under the role matrix it is refused to leads; outside it, a reply or a new
+        lead fed that way revives nothing."""
         lead = self.lose()
         self.runner("2026-11-24 18:30:00")
         sent = self.step_mails(lead)
@@ -550,12 +551,25 @@ class TestRevivalAttacks(RevivalCommon):
             [("email", "=", lead.email_from)]
         ).user_id = self.user_salesman_2
         Thread = self.env["mail.thread"].with_user(self.user_salesman_2)
+        new_lead = reply.replace("In-Reply-To", "X-Old").replace("References", "X-Old-Ref")
+        new_lead = new_lead.replace("revival-reply", "revival-new")
+        with self.assertRaises(AccessError):
+            Thread.with_context(crm_regulation_gateway_trusted=True).message_process(
+                "crm.lead", reply, thread_id=lead.id
+            )
+        with self.assertRaises(AccessError):
+            Thread.message_process(
+                "crm.lead", new_lead, custom_values={"user_id": self.user_salesman_2.id}
+            )
+        self.assertEqual(self.enrollment(lead).state, "running", "refused")
+        # outside the role matrix: Odoo's gateway, but no revival
+        self.company.crm_role_matrix_for_sales_groups = False
+        self.env.registry.clear_cache()
         Thread.with_context(crm_regulation_gateway_trusted=True).message_process(
             "crm.lead", reply, thread_id=lead.id
         )
         self.assertEqual(self.enrollment(lead).state, "running", "a reply")
-        new_lead = reply.replace("In-Reply-To", "X-Old").replace("References", "X-Old-Ref")
-        Thread.message_process("crm.lead", new_lead.replace("revival-reply", "revival-new"))
+        Thread.message_process("crm.lead", new_lead)
         self.assertEqual(self.enrollment(lead).state, "running", "a new lead")
 
     def test_segments_never_read_sensitive_fields(self):
