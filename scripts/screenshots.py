@@ -273,16 +273,25 @@ def main():
 def shoot_data_standards(browser, rpc, url):
     """The data standards: the duplicates queue (after a sweep of the demo database), the
     data quality per salesperson, a normalization's dry run."""
+    # the demo's company typed with its legal form: one group of the sweep, with its leads
+    group_ids = rpc(
+        "crm.duplicate.group", "search", [("key_value", "=", "volga foods")], limit=1
+    )
     browser.shot(
-        f"{url}/odoo/action-crm_regulation.crm_duplicate_group_action",
+        f"{url}/odoo/action-crm_regulation.crm_duplicate_group_action/{group_ids[0]}"
+        if group_ids
+        else f"{url}/odoo/action-crm_regulation.crm_duplicate_group_action",
         OUT / "screenshot_duplicates.png",
     )
     browser.shot(
         f"{url}/odoo/action-crm_regulation.crm_data_quality_report_action",
         OUT / "screenshot_data_quality.png",
     )
+    # a normalization counted by its dry run (create one by hand first), else the list
+    run_ids = rpc("crm.data.normalization", "search", [("state", "=", "counted")], limit=1)
     browser.shot(
-        f"{url}/odoo/action-crm_regulation.crm_data_normalization_action",
+        f"{url}/odoo/action-crm_regulation.crm_data_normalization_action"
+        + (f"/{run_ids[0]}" if run_ids else ""),
         OUT / "screenshot_normalization.png",
     )
 

@@ -36,7 +36,7 @@ class CrmDuplicateGroup(models.Model):
         readonly=True,
     )
     key_type = fields.Selection(
-        [("phone", "Phone"), ("email", "E-mail"), ("company_name", "Company Name")],
+        [("phone", "Phone"), ("email", "E-mail Address"), ("company_name", "Company Name")],
         string="Shared",
         required=True,
         readonly=True,
