@@ -274,9 +274,7 @@ def shoot_data_standards(browser, rpc, url):
     """The data standards: the duplicates queue (after a sweep of the demo database), the
     data quality per salesperson, a normalization's dry run."""
     # the demo's company typed with its legal form: one group of the sweep, with its leads
-    group_ids = rpc(
-        "crm.duplicate.group", "search", [("key_value", "=", "volga foods")], limit=1
-    )
+    group_ids = rpc("crm.duplicate.group", "search", [("key_value", "=", "volga foods")], limit=1)
     browser.shot(
         f"{url}/odoo/action-crm_regulation.crm_duplicate_group_action/{group_ids[0]}"
         if group_ids

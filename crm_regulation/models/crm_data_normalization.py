@@ -24,9 +24,10 @@ from datetime import timedelta
 from markupsafe import Markup
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.fields import Domain
 
+from .cursor_flags import NORMALIZING, flag
 from .data_standard import PHONE_ERRORS, PHONE_OFF, format_phone
 from .data_standard_mixin import PHONE_FIELDS
 
@@ -53,6 +54,8 @@ EXAMPLES = 20
 COUNTERS = ("checked", "changed", "phone", "name_split", "invalid")
 # what a change of configuration makes stale
 SETUP_FIELDS = ("company_id", "scope", "do_phones", "do_names")
+# what an administrator sets (the state, counts, cursor and log: the buttons and the cron)
+EDITABLE_FIELDS = frozenset({"name", "batch_size", *SETUP_FIELDS})
 
 
 class CrmDataNormalization(models.Model):
@@ -134,7 +137,22 @@ class CrmDataNormalization(models.Model):
     # ORM
     # ------------------------------------------------------------
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._check_editable(vals_list)
+        return super().create(vals_list)
+
+    def _check_editable(self, vals_list):
+        if not self.env.su and any(set(vals) - EDITABLE_FIELDS for vals in vals_list):
+            raise AccessError(
+                self.env._(
+                    "A normalization's state, counts and log are kept by its buttons and the "
+                    "scheduled action: they cannot be written directly."
+                )
+            )
+
     def write(self, vals):
+        self._check_editable([vals])
         if any(fname in vals for fname in SETUP_FIELDS):
             if any(run.state in BUSY for run in self):
                 raise UserError(
@@ -159,7 +177,8 @@ class CrmDataNormalization(models.Model):
         self.check_access("write")
         if any(run.state in BUSY for run in self):
             raise UserError(self.env._("The normalization is at work: stop it first."))
-        self.write({"state": "counting", **self._restart_values("dry_")})
+        # sudo: the state and counters the button sets (the access to the runs: checked)
+        self.sudo().write({"state": "counting", **self._restart_values("dry_")})
         self.env.ref("crm_regulation.ir_cron_data_normalization")._trigger()
         return True
 
@@ -170,7 +189,8 @@ class CrmDataNormalization(models.Model):
             raise UserError(
                 self.env._("Run the dry run first: the normalization starts from its counts.")
             )
-        self.write(
+        # sudo: the state and counters the button sets (the access to the runs: checked)
+        self.sudo().write(
             {
                 "state": "running",
                 "launched_by_id": self.env.uid,
@@ -185,8 +205,10 @@ class CrmDataNormalization(models.Model):
     def action_stop(self):
         """Stop a dry run or a normalization where it is (what is done stays done)."""
         self.check_access("write")
-        self.filtered(lambda run: run.state == "counting").write({"state": "draft"})
-        self.filtered(lambda run: run.state == "running").write(
+        # sudo: the state the button sets (the access to the runs: checked)
+        self.filtered(lambda run: run.state == "counting").sudo().write({"state": "draft"})
+        # sudo: the state the button sets (the access to the runs: checked)
+        self.filtered(lambda run: run.state == "running").sudo().write(
             {"state": "counted", "date_done": fields.Datetime.now()}
         )
         return True
@@ -226,7 +248,7 @@ class CrmDataNormalization(models.Model):
                     Cron._commit_progress(remaining=0)
                     break
                 if not Cron._commit_progress(done, remaining=run._remaining()):
-                    break
+                    return  # the cron's time is up: the next run goes on
                 if run.state not in BUSY:
                     break
 
@@ -395,7 +417,8 @@ class CrmDataNormalization(models.Model):
                     vals[name_field] = record[name_field]
                 else:
                     vals[fname] = new
-            record.write(vals)
+            with flag(self.env, NORMALIZING):  # the lead's customer keeps its own phone
+                record.write(vals)
             bodies[record.id] = self._in_their_language()._note(record, changes)
         if bodies:
             writer.browse(list(bodies))._message_log_batch(bodies, author_id=author.partner_id.id)

@@ -8,8 +8,6 @@ from odoo.exceptions import AccessError, UserError
 
 # res_model -> (Odoo model, member field)
 MEMBERS = {"lead": ("crm.lead", "lead_ids"), "contact": ("res.partner", "partner_ids")}
-# what users change on a group, through the buttons (the sweep writes the rest as superuser)
-REVIEW_FIELDS = {"state", "dismissed_by_id", "dismissed_date", "merged_by_id", "merged_date"}
 
 
 class CrmDuplicateGroup(models.Model):
@@ -121,9 +119,9 @@ class CrmDuplicateGroup(models.Model):
         return super().create(vals_list)
 
     def write(self, vals):
-        # members, keys and signatures are the sweep's (as superuser); users only review,
-        # through the buttons
-        if not self.env.su and set(vals) - REVIEW_FIELDS:
+        # members, keys and signatures are the sweep's, the review's state and who did it
+        # the buttons' (both as superuser): nobody writes them by hand, or over RPC
+        if not self.env.su:
             raise AccessError(
                 self.env._(
                     "Duplicate groups are reviewed with their buttons only (merge, dismiss)."

@@ -194,7 +194,8 @@ class CrmDuplicateSweep(models.Model):
     @api.model
     def _sweep_keys(self, model_name, after):
         """Company name keys of a batch of rows without one (rows older than the data
-        standard), by the ORM's compute: (rows, last id, finished)."""
+        standard), computed as the ORM computes them and written in one statement (not a
+        write: the rows' write date and author stay theirs): (rows, last id, finished)."""
         Model = self.env[model_name].with_context(active_test=False)
         table = Model._table
         self.env.cr.execute(
@@ -211,8 +212,16 @@ class CrmDuplicateSweep(models.Model):
         if not ids:
             return 0, None, True
         records = Model.browse(ids)
-        self.env.add_to_compute(Model._fields["company_key"], records)
-        records.flush_recordset(["company_key"])
+        keys = records._data_standard_keys()
+        self.env.cr.execute(
+            SQL(
+                "UPDATE %s AS t SET company_key = k.key"
+                " FROM unnest(%s::int[], %s::varchar[]) AS k(id, key) WHERE t.id = k.id",
+                SQL.identifier(table),
+                list(keys),
+                list(keys.values()),
+            )
+        )
         records.invalidate_recordset(["company_key"])
         return len(ids), str(ids[-1]), len(ids) < KEY_BATCH
 

@@ -9,6 +9,7 @@ import re
 from odoo import api, fields, models
 from odoo.tools.mail import email_normalize
 
+from .cursor_flags import NORMALIZING, flagged
 from .regulation import Requirement
 
 # {value check: the lead fields it reads} (the stage's fields: ``STAGE_CHECK_FIELDS``)
@@ -45,6 +46,13 @@ class CrmLeadDataStandard(models.Model):
             return None
         return super()._onchange_phone_validation()
 
+    def _inverse_phone(self):
+        # the normalization of existing data formats the lead's phone only: its customer's
+        # is the customer's (normalized with the contacts, or not at all)
+        if flagged(self.env, NORMALIZING):
+            return None
+        return super()._inverse_phone()
+
     def _data_standard_company_name(self):
         return self.partner_name or ""
 
@@ -56,6 +64,16 @@ class CrmLeadDataStandard(models.Model):
             if lead.phone and not lead.phone_sanitized and lead.phone_state == "correct":
                 lead.phone_state = "incorrect"
         return result
+
+    @api.model
+    def _data_standard_default_team(self, vals):
+        """The team crm gives a new lead created without one (its salesperson's), when a
+        team has a standard of its own (one query otherwise)."""
+        Team = self.env["crm.team"]
+        if not Team.search_count([("phone_standard", "!=", "company")], limit=1):
+            return Team
+        user_id = vals["user_id"] if "user_id" in vals else self.env.uid
+        return Team._get_default_team_id(user_id=user_id) if user_id else Team
 
     def _data_standard_inherited_phone(self, vals):
         """A customer named without a phone: the lead takes the customer's (crm)."""
@@ -81,6 +99,8 @@ class CrmLeadDataStandard(models.Model):
             if "team_id" in vals
             else self.team_id or Team.browse(defaults.get("default_team_id"))
         )
+        if not self and "team_id" not in vals and not team:
+            team = self._data_standard_default_team(vals)
         country = (
             self.env["res.country"].browse(vals["country_id"])
             if vals.get("country_id")

@@ -80,13 +80,21 @@ class CrmDataStandardMixin(models.AbstractModel):
     # ------------------------------------------------------------
 
     def _compute_company_key(self):
-        forms = {}
+        keys = self._data_standard_keys()
+        for record in self:
+            record.company_key = keys[record.id] or False
+
+    def _data_standard_keys(self):
+        """{id: the company name's matching key, or None} of ``self`` (the compute, and the
+        sweep's backfill of the rows older than the standard)."""
+        forms, keys = {}, {}
         for record in self:
             company_id = (record["company_id"] or self.env.company).id
             if company_id not in forms:
                 forms[company_id] = self.env["crm.legal.form"]._forms_for(company_id)
             split = split_company_name(record._data_standard_company_name(), forms[company_id])
-            record.company_key = split.key or False
+            keys[record.id] = split.key or None
+        return keys
 
     def _data_standard_unsanitize(self):
         """After Odoo's ``_compute_phone_sanitized`` (the models call it: Odoo's comes first

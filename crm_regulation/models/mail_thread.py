@@ -25,13 +25,14 @@ class MailThread(models.AbstractModel):
         lead in revival) is only done for it. The caller's own context value is
         overwritten."""
         trusted = self.env.su or self.env.uid == SUPERUSER_ID or self.env.user._is_system()
-        if not trusted and model == "crm.lead" and self.env["res.users"]._crm_regulation_governed():
-            # Odoo runs the gateway as superuser: fed by a user over RPC, it would create or
-            # post on leads past their rights (custom values, another's lead)
+        if not trusted and self.env["res.users"]._crm_regulation_governed():
+            # Odoo runs the gateway as superuser and routes by the e-mail's headers and
+            # aliases (``model`` is only a fallback): fed by a user over RPC, it would create
+            # or post on leads past their rights (custom values, another's lead)
             raise AccessError(
                 self.env._(
-                    "Only the mail gateway turns e-mails into leads: create the lead, or post "
-                    "on it, from the CRM."
+                    "Only the mail gateway processes incoming e-mails: create the lead, or "
+                    "post on it, from the CRM."
                 )
             )
         return super(MailThread, self.with_context(**{GATEWAY_TRUSTED: trusted})).message_process(

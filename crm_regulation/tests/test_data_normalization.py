@@ -232,3 +232,31 @@ class TestDataNormalization(CrmRegulationCommon):
         run.action_normalize()
         with self.assertRaises(UserError):
             run.scope = "leads"
+
+    def test_the_lead_customers_phone_stays_the_customers(self):
+        """crm copies a lead's new phone onto its customer: not the normalization's."""
+        customer = self.env["res.partner"].create(
+            {"name": "Customer", "phone": "+7 (900) 222-22-22", "company_id": self.ru_company.id}
+        )
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE crm_lead SET partner_id = %s WHERE id = %s", [customer.id, self.lead_1.id]
+        )
+        self.env.invalidate_all()
+        run = self.new_run(scope="leads")
+        run.action_dry_run()
+        self.run_cron()
+        run.action_normalize()
+        self.run_cron()
+        self.assertEqual(self.lead_1.phone, "+7 (900) 123-45-67")
+        self.assertEqual(customer.phone, "+7 (900) 222-22-22")
+
+    def test_state_and_counts_are_the_buttons(self):
+        run = self.new_run()
+        for vals in ({"state": "counted"}, {"dry_changed": 0}, {"cursor_id": 10**6}):
+            with self.subTest(vals=vals), self.assertRaises(AccessError):
+                run.write(vals)
+            with self.subTest(vals=vals), self.assertRaises(AccessError):
+                self.new_run(**vals)
+        run.name = "Renamed"
+        self.assertEqual(run.state, "draft")

@@ -652,10 +652,32 @@ class TestDataStandardAttacks(DataStandardCommon):
 
     def test_users_do_not_feed_the_gateway_over_rpc(self):
         message = "From: x@example.org\nSubject: p\nMessage-Id: <p@x>\n\nhi"
+        Thread = self.env["mail.thread"].with_user(self.user_salesman)
         with self.assertRaises(AccessError):
-            self.env["mail.thread"].with_user(self.user_salesman).message_process(
+            Thread.message_process(
                 "crm.lead", message, custom_values={"phone": "zz", "user_id": self.user_manager.id}
             )
+        # routed by its headers, whatever the model given: a reply to another's lead
+        hidden = self.lead(user=self.user_salesman_2, user_id=self.user_salesman_2.id)
+        note = hidden.message_post(body="Hello", message_type="comment")
+        reply = (
+            "From: x@example.org\nSubject: Re: p\nMessage-Id: <p2@x>\n"
+            f"In-Reply-To: {note.message_id}\n\nhi"
+        )
+        count = len(hidden.message_ids)
+        with self.assertRaises(AccessError):
+            Thread.message_process(False, reply)
+        self.assertEqual(len(hidden.message_ids), count)
+
+    def test_the_team_a_new_lead_gets_decides_its_standard(self):
+        """Created without a team, a lead gets its salesperson's (crm): its standard."""
+        self.company.crm_phone_standard = "off"
+        self.team.phone_standard = "required"
+        Lead = self.env["crm.lead"].with_user(self.user_salesman)
+        with self.refused("it contains letters"):
+            Lead.create({"name": "No team given", "phone": "8 900 123 45 67 CALL"})
+        lead = Lead.create({"name": "No team given", "phone": "89001234567"})
+        self.assertEqual((lead.team_id, lead.phone), (self.team, "+7 (900) 123-45-67"))
 
     def test_legal_forms_per_company_rights(self):
         admin = mail_new_test_user(

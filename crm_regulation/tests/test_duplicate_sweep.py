@@ -165,9 +165,15 @@ class TestDuplicateSweep(RoleMatrixCommon):
             "UPDATE crm_lead SET company_key = NULL WHERE id = ANY(%s)", [leads.ids]
         )
         self.env.cr.execute("UPDATE res_partner SET company_key = NULL WHERE id = %s", [company.id])
+        self.env.cr.execute(
+            "UPDATE crm_lead SET write_date = '2020-01-01', write_uid = 1 WHERE id = ANY(%s)",
+            [leads.ids],
+        )
         self.env.invalidate_all()
         self.sweep()
         self.assertEqual(set(leads.mapped("company_key")), {"лютик"})
+        # the key is not a write of the lead: its date and author stay
+        self.assertEqual({str(d) for d in leads.mapped("write_date")}, {"2020-01-01 00:00:00"})
         self.assertEqual(company.company_key, "василек")
         self.assertEqual(self.groups(leads, "company_name").lead_ids, leads)
 
@@ -249,6 +255,11 @@ class TestDuplicateSweep(RoleMatrixCommon):
         self.assertEqual(seen, self.groups(mine))
         with self.assertRaises(AccessError):
             self.groups(theirs).with_user(self.head).action_dismiss()
+        # the review's state and who did it: the buttons', never written by hand
+        with self.assertRaises(AccessError):
+            self.groups(mine).with_user(self.head).write(
+                {"state": "merged", "merged_by_id": self.admin.id, "merged_date": "2020-01-01"}
+            )
         everything = Group.with_user(self.admin).search(
             [("id", "in", self.groups(mine | theirs).ids)]
         )
