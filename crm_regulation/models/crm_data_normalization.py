@@ -445,11 +445,13 @@ class CrmDataNormalization(models.Model):
 
     def _examples(self, records, plans):
         changes, invalid = [], []
+        # the model's name in the reader's language (Odoo's translated ir.model name)
+        kind = self.env["ir.model"]._get(records._name).name
         for record in records:
             if record.id not in plans:
                 continue
             changed, wrong = plans[record.id]
-            label = f"{record._description} “{record.display_name}” (#{record.id})"
+            label = f"{kind} “{record.display_name}” (#{record.id})"
             if changed:
                 changes.append(
                     f"{label}: "

@@ -10,6 +10,8 @@ class ResPartnerDataStandard(models.Model):
 
     _data_standard_name_field = "name"
 
+    # (these three overrides repeat the lead's: Odoo's own methods come before the mixin's
+    # in both classes, so each model calls the mixin's part itself)
     @api.depends("name", "is_company")
     def _compute_company_key(self):
         return super()._compute_company_key()
