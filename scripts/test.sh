@@ -111,6 +111,14 @@ case $pytest_rc in
     *) failed+=("pytest (exit $pytest_rc)") ;;
 esac
 
+step "invariants on $DB"
+# the addon's data invariants on the installed database (crm demo data, then the addon's),
+# then their self-test: each invariant broken in a rolled-back transaction must be reported
+INVARIANTS=("$VENV/bin/python" "$ROOT/benchmarks/invariants.py" -d "$DB" --host "$PG_SOCKET_DIR"
+    --port "$PG_PORT" --user "$PGUSER")
+"${INVARIANTS[@]}" || failed+=("invariants on $DB")
+"${INVARIANTS[@]}" --self-test || failed+=("invariants self-test on $DB")
+
 step "Odoo's own crm and sale_crm suites, with and without the addon (odoo-bin --test-tags /crm,/sale_crm)"
 # The way Odoo runs them: odoo-bin on a database where crm and sale_crm are installed (no
 # demo data), then the addon; their at_install tests run while each module loads, their
