@@ -17,6 +17,7 @@ from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.tools import SQL
 
 from .caller_values import sudo_clean
 from .mail_thread import GATEWAY_TRUSTED
@@ -226,6 +227,25 @@ class CrmLeadRevival(models.Model):
             return
         emails = [email for email in news.mapped("email_normalized") if email]
         phones = [phone for phone in news.mapped("phone_sanitized") if phone]
+        # every creation comes here: one indexed probe (ids only, nothing returned to the
+        # caller) spares the search with the creator's rules when no lead of these
+        # addresses is in revival, as for nearly every new lead
+        self.env["crm.revival.enrollment"].flush_model(["lead_id", "state"])
+        self.flush_model(["email_normalized", "phone_sanitized"])
+        if not self.env.execute_query(
+            SQL(
+                """SELECT 1 FROM crm_lead l
+                    WHERE (l.email_normalized = ANY(%s) OR l.phone_sanitized = ANY(%s))
+                      AND l.id <> ALL(%s)
+                      AND EXISTS (SELECT 1 FROM crm_revival_enrollment e
+                                   WHERE e.lead_id = l.id AND e.state = 'running')
+                    LIMIT 1""",
+                emails,
+                phones,
+                news.ids,
+            )
+        ):
+            return
         in_revival = (
             self.env["crm.lead"]
             .with_context(active_test=False)

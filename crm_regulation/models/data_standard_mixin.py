@@ -6,10 +6,12 @@ The functions themselves are in ``data_standard.py``."""
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.tools import SQL
 
 from .cursor_flags import MAIL_GATEWAY, flagged
 from .data_standard import (
     PHONE_ERRORS,
+    PHONE_FLAG,
     PHONE_OFF,
     PHONE_REQUIRED,
     format_phone,
@@ -102,6 +104,8 @@ class CrmDataStandardMixin(models.AbstractModel):
         where it applies (phonenumbers reads letters as a vanity number: the standard
         refuses them), so that duplicates are never matched on an invalid number and
         ``phone_invalid`` finds it."""
+        if not self._data_standard_phone_anywhere():
+            return
         for record in self:
             if not record.phone_sanitized or not record.phone:
                 continue
@@ -114,7 +118,7 @@ class CrmDataStandardMixin(models.AbstractModel):
         """The form's phone to the standard as it is typed (Odoo's own onchange, which the
         models call otherwise, reads letters as a vanity number): True when the standard
         applies (an invalid number is left as typed, for the save to refuse or flag)."""
-        if not self.phone:
+        if not self.phone or not self._data_standard_phone_anywhere():
             return False
         company, team, country = self._data_standard_values({})
         mode, phone_format = self._data_standard_settings(company, team)
@@ -161,6 +165,23 @@ class CrmDataStandardMixin(models.AbstractModel):
         return company, team, country or company.country_id
 
     @api.model
+    def _data_standard_phone_anywhere(self):
+        """Whether a company or a team applies a phone standard (one query on two small
+        tables: the standard is off by default, and then costs nothing more)."""
+        self.env["res.company"].flush_model(["crm_phone_standard"])
+        self.env["crm.team"].flush_model(["phone_standard"])
+        return bool(
+            self.env.execute_query(
+                SQL(
+                    """SELECT 1 FROM res_company WHERE crm_phone_standard IN %(on)s
+                       UNION ALL
+                       SELECT 1 FROM crm_team WHERE phone_standard IN %(on)s LIMIT 1""",
+                    on=(PHONE_FLAG, PHONE_REQUIRED),
+                )
+            )
+        )
+
+    @api.model
     def _data_standard_settings(self, company, team):
         """(phone standard, phone format) of a record of ``company`` and ``team``."""
         mode = company.crm_phone_standard or PHONE_OFF
@@ -171,8 +192,19 @@ class CrmDataStandardMixin(models.AbstractModel):
     def _data_standard_entry(self, vals):
         """(the standard's changes to ``vals`` for ``self`` (one record, or none for a new
         one), [the errors refusing it: (number, error code)])."""
-        company, team, country = self._data_standard_values(vals)
         changes, errors = {}, []
+        name_field = self._data_standard_name_field
+        name = vals.get(name_field)
+        splits = (
+            name_field in vals and isinstance(name, str) and self._data_standard_is_company(vals)
+        )
+        if not splits and not self._data_standard_phone_anywhere():
+            # (every lead created or written with a phone comes here: no access check,
+            # no company read where no company or team applies a phone standard)
+            if name_field in vals:
+                changes["legal_form"] = False
+            return changes, errors
+        company, team, country = self._data_standard_values(vals)
         mode, phone_format = self._data_standard_settings(company, team)
         if mode != PHONE_OFF:
             for fname in PHONE_FIELDS:
@@ -192,13 +224,9 @@ class CrmDataStandardMixin(models.AbstractModel):
                 error = format_phone(inherited, country.code, phone_format).error
                 if error:
                     errors.append((inherited, error))
-        name_field = self._data_standard_name_field
-        name = vals.get(name_field)
-        if name_field in vals and (
-            not isinstance(name, str) or not self._data_standard_is_company(vals)
-        ):
+        if name_field in vals and not splits:
             changes["legal_form"] = False
-        elif name_field in vals:
+        elif splits:
             split = split_company_name(name, self.env["crm.legal.form"]._forms_for(company.id))
             changes["legal_form"] = split.legal_form or False
             if company.crm_company_name_display == "without_form" and split.legal_form:
