@@ -145,6 +145,24 @@ def prepare(env, clients, leads_per_client, seed=7):
             {"login": user.login, "uid": user.id, "key": key, "lead_ids": leads.ids}
         )
     env.flush_all()
+    # a living pipeline: a call planned on every lead by its salesperson (overdue, today or
+    # later), as Odoo's activity views and the kanban's activity state read them
+    env.cr.execute(
+        """INSERT INTO mail_activity (res_model_id, res_model, res_id, res_name,
+                                      activity_type_id, user_id, summary, date_deadline,
+                                      automated, active, create_date, write_date,
+                                      create_uid, write_uid)
+           SELECT %(model)s, 'crm.lead', l.id, l.name, %(call)s, l.user_id, 'Call back',
+                  (now() AT TIME ZONE 'UTC')::date + (l.id %% 14 - 3),
+                  FALSE, TRUE, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC',
+                  l.user_id, l.user_id
+             FROM crm_lead l WHERE l.team_id = %(team)s""",
+        {
+            "model": env["ir.model"]._get_id("crm.lead"),
+            "call": env.ref("mail.mail_activity_data_call").id,
+            "team": team.id,
+        },
+    )
     return setup
 
 
@@ -180,6 +198,7 @@ def make_due(env, team, share=1.0, delay=0):
                UPDATE crm_lead SET date_last_stage_update = now() AT TIME ZONE 'UTC'
                                        - interval '40 days'
                 WHERE team_id = %s AND id %% %s = 3 AND active AND won_status = 'pending'
+                  AND stale_date IS NULL
                   AND NOT EXISTS (SELECT 1 FROM crm_lead_stage_history h
                                    WHERE h.lead_id = crm_lead.id AND h.date_out IS NOT NULL)
             RETURNING id
@@ -260,7 +279,29 @@ class Client(threading.Thread):
         self.moves = Counter()  # successful moves of the leads that only moved
         self.not_only_moved = set()
 
-    def call(self, model, method, payload):
+    def sync(self):
+        """The leads' state as the database has it (a run after another one)."""
+        stages = {stage_id: i for i, stage_id in enumerate(self.run_.setup["stage_ids"])}
+        _kind, rows = self.call(
+            "crm.lead",
+            "read",
+            {
+                "ids": list(self.stage),
+                "fields": ["stage_id", "active", "probability"],
+                "context": {"active_test": False},
+            },
+            record=False,
+        )
+        for row in rows or ():
+            stage_id = row["stage_id"] and row["stage_id"][0]
+            if stage_id in stages:
+                self.stage[row["id"]] = stages[stage_id]
+            elif stage_id:
+                self.won.add(row["id"])
+            if not row["active"] and not row["probability"]:
+                self.lost.add(row["id"])
+
+    def call(self, model, method, payload, record=True):
         setup = self.run_.setup
         body = json.dumps(payload)
         started = time.time()
@@ -291,12 +332,14 @@ class Client(threading.Thread):
                 result = None
         except (OSError, http.client.HTTPException) as exc:
             kind, name, result = "transport", type(exc).__name__, None
-        self.run_.record(method, started, time.time(), kind, name)
+        if record:
+            self.run_.record(method, started, time.time(), kind, name)
         return kind, result
 
     def run(self):
         setup = self.run_.setup
         ops, weights = zip(*MIX.items(), strict=True)
+        self.sync()
         while time.time() < self.run_.end:
             op = self.rnd.choices(ops, weights)[0]
             getattr(self, f"op_{op}")(setup)
@@ -531,11 +574,7 @@ def drive(args):
     ]
     if faults:
         result["faults"] = faults.report(run.calls)
-    moves = {}
-    for client in clients:
-        for lead_id in client.stage:
-            if lead_id not in client.not_only_moved:
-                moves[str(lead_id)] = client.moves[lead_id]
+    moves = expected_moves(clients, args.previous_moves)
     result["expected_moves"] = moves
     with open(args.out, "w") as f:
         json.dump(result, f)
@@ -545,6 +584,27 @@ def drive(args):
         f"p99 {result['p99_ms']:.0f} ms, CPU {result['cpu_ms_per_op'] or 0:.1f} ms/op, "
         f"refusals {result['refusals']}, errors {result['errors']}"
     )
+
+
+def expected_moves(clients, previous=None):
+    """{lead id: successful moves} of the leads that only ever moved (never won, lost or
+    returned), counted over this run and the run of ``previous`` (its result file)."""
+    before = None
+    if previous:
+        with open(previous) as f:
+            before = json.load(f)["expected_moves"]
+    moves = dict(before or {})
+    for client in clients:
+        initial = set(client.conf["lead_ids"])
+        for lead_id in client.stage:
+            key = str(lead_id)
+            if lead_id in client.not_only_moved or (
+                before is not None and lead_id in initial and key not in before
+            ):
+                moves.pop(key, None)
+            else:
+                moves[key] = moves.get(key, 0) + client.moves[lead_id]
+    return moves
 
 
 class Faults(threading.Thread):
@@ -767,6 +827,7 @@ def main():
     d.add_argument("--warmup", type=float, default=10.0, help="seconds not counted first")
     d.add_argument("--pids", help="Odoo's master and PostgreSQL's postmaster (CPU, faults)")
     d.add_argument("--faults", action="store_true")
+    d.add_argument("--previous-moves", help="result file of the run before (expected moves)")
     d.add_argument("--dsn", help="PostgreSQL (faults: which worker is in a batch)")
     d.add_argument("--pg-restart", help="shell command restarting PostgreSQL (faults)")
     d.add_argument("--out", required=True)

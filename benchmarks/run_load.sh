@@ -30,6 +30,11 @@ stop_server() {
     pkill -KILL -f "odoo-bin.*--http-port=$PORT" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
     server_pid=
+    # its workers leave when they see their master gone: the port is free again
+    for _ in $(seq 1 60); do
+        curl -s -o /dev/null "http://127.0.0.1:$PORT/web/health" || break
+        sleep 0.5
+    done
 }
 cleanup() {
     local rc=$?
@@ -59,9 +64,10 @@ limit_time_cpu = 120"
 DSN="host=$PG_SOCKET_DIR port=$PG_PORT user=$PGUSER dbname=postgres"
 
 run_server() {  # $1 database, $2 log file
-    odoo_bin -c "$CONF" -d "$1" --db-filter="^$1\$" --workers=4 --max-cron-threads=2 \
-        --http-interface=127.0.0.1 --http-port="$PORT" --gevent-port=$((PORT + 1)) \
-        --logfile="$2" &
+    # (odoo-bin itself in the background: $! is Odoo's master, whose process tree is measured)
+    "$VENV/bin/python" "$(odoo_tree)/odoo-bin" -c "$CONF" -d "$1" --db-filter="^$1\$" \
+        --workers=4 --max-cron-threads=2 --http-interface=127.0.0.1 --http-port="$PORT" \
+        --gevent-port=$((PORT + 1)) --logfile="$2" &
     server_pid=$!
     for _ in $(seq 1 120); do
         curl -sf "http://127.0.0.1:$PORT/web/health" >/dev/null 2>&1 && return 0
@@ -129,7 +135,8 @@ if [ "${LOAD_FAULTS:-1}" = 1 ]; then
     log "faults on the addon's database"
     # a big share due (a watcher batch long enough to be killed in its middle), at once
     "$VENV/bin/python" "$BENCH" make-due -c "$CONF" -d crm_regulation_load_addon --share 10
-    measure faults crm_regulation_load_addon --faults --pg-restart "$PG_RESTART"
+    measure faults crm_regulation_load_addon --faults --pg-restart "$PG_RESTART" \
+        --previous-moves "$OUT/addon.json"
 fi
 "$VENV/bin/python" "$BENCH" report "$OUT" | tee "$OUT/report.txt"
 if [ "${KEEP_DBS:-0}" != 1 ]; then
