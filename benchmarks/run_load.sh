@@ -4,10 +4,11 @@
 # the faults (kill -9 of a worker and of the cron worker in a watcher batch, a PostgreSQL
 # restart) on the addon's database. After each run the invariants
 # (benchmarks/invariants.py) are checked. Results: .odoo/load/, summary on stdout.
-#   benchmarks/run_load.sh                     # 50 clients x 20 leads, 120 s per database
+#   benchmarks/run_load.sh          # 50 clients x 20 leads, 2 rounds of 120 s per database
 #   LOAD_SECONDS=60 LOAD_CLIENTS=20 benchmarks/run_load.sh
 # Environment: LOAD_SECONDS (120), LOAD_CLIENTS (50), LOAD_LEADS (20 per client),
 # LOAD_THINK (mean seconds between a client's calls, 2), LOAD_FAULTS (1: the fault run),
+# LOAD_ROUNDS (2: stock, addon, stock, addon), LOAD_WARMUP (15 s not counted),
 # LOAD_PORT (18169), KEEP_DBS (1 keeps the databases).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -17,6 +18,7 @@ LEADS="${LOAD_LEADS:-20}"
 THINK="${LOAD_THINK:-2}"
 PORT="${LOAD_PORT:-18169}"
 WARMUP="${LOAD_WARMUP:-15}"
+ROUNDS="${LOAD_ROUNDS:-2}"
 OUT="$ODOO_DIR/load"
 CONF="$ODOO_DIR/load.conf"
 BENCH="$ROOT/benchmarks/bench_load.py"
@@ -51,7 +53,7 @@ trap 'exit 130' INT TERM
 
 setup_venv
 pg_start
-mkdir -p "$OUT"
+rm -rf "$OUT" && mkdir -p "$OUT"
 # every lock wait longer than 100 ms in PostgreSQL's log, with the waiting statement
 "$PG_BIN/psql" -X -q -d postgres -c "ALTER SYSTEM SET log_lock_waits = on" \
     -c "ALTER SYSTEM SET deadlock_timeout = '100ms'" -c "SELECT pg_reload_conf()" >/dev/null
@@ -95,7 +97,8 @@ measure() {  # $1 label, $2 database, extra drive arguments...
             sleep 5
         done
         echo "$label: left to the watchers after the run: $due"
-        echo "$due" >"$OUT/$label.due.json"
+        "$VENV/bin/python" -c "import json, sys; r = json.load(open(sys.argv[1])); \
+r['due'] = json.loads(sys.argv[2]); json.dump(r, open(sys.argv[1], 'w'))" "$OUT/$label.json" "$due"
     fi
     stop_server
     tail -c +"$((pg_offset + 1))" "$PG_LOG" >"$OUT/$label.pg.log"
@@ -126,17 +129,22 @@ for variant in stock addon; do
     "$PG_BIN/psql" -X -q -d "$db" -c "VACUUM ANALYZE" >/dev/null
 done
 
-log "load: $CLIENTS clients, ${SECONDS_RUN} s per database, a call every ${THINK} s per client"
-measure stock crm_regulation_load_stock
-# part of the leads due for the watchers, whose crons first run in the measured window
-"$VENV/bin/python" "$BENCH" make-due -c "$CONF" -d crm_regulation_load_addon --delay $((WARMUP + 20))
-measure addon crm_regulation_load_addon
+log "load: $CLIENTS clients, ${SECONDS_RUN} s per database and round, $ROUNDS rounds, a call every ${THINK} s per client"
+previous=()
+for round in $(seq 1 "$ROUNDS"); do
+    measure "stock_$round" crm_regulation_load_stock
+    # part of the leads due for the watchers, whose crons first run in the measured window
+    "$VENV/bin/python" "$BENCH" make-due -c "$CONF" -d crm_regulation_load_addon --delay $((WARMUP + 20))
+    measure "addon_$round" crm_regulation_load_addon "${previous[@]}"
+    previous=(--previous-moves "$OUT/addon_$round.json")
+done
 if [ "${LOAD_FAULTS:-1}" = 1 ]; then
     log "faults on the addon's database"
-    # a big share due (a watcher batch long enough to be killed in its middle), at once
-    "$VENV/bin/python" "$BENCH" make-due -c "$CONF" -d crm_regulation_load_addon --share 10
-    measure faults crm_regulation_load_addon --faults --pg-restart "$PG_RESTART" \
-        --previous-moves "$OUT/addon.json"
+    # ten times the usual share due (many watcher batches, one to be killed in its middle),
+    # the crons' first run about 30 s into the measured window
+    "$VENV/bin/python" "$BENCH" make-due -c "$CONF" -d crm_regulation_load_addon --share 10 \
+        --delay $((WARMUP + 35))
+    measure faults crm_regulation_load_addon --faults --pg-restart "$PG_RESTART" "${previous[@]}"
 fi
 "$VENV/bin/python" "$BENCH" report "$OUT" | tee "$OUT/report.txt"
 if [ "${KEEP_DBS:-0}" != 1 ]; then
