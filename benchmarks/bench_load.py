@@ -651,8 +651,17 @@ class Faults(threading.Thread):
         is the transaction's last: it is processing them)."""
         deadline = time.time() + timeout
         while time.time() < deadline:
-            batch = [q for q in self.queries() if "crm_lead" in q and "SKIP LOCKED" in q]
+            # the batch's lock (Odoo's try_lock_for_update): SELECT ... FROM "crm_lead" ...
+            # FOR [NO KEY] UPDATE SKIP LOCKED, only the watchers lock leads so
+            batch = [
+                q
+                for q in self.queries()
+                if q.lstrip().upper().startswith("SELECT")
+                and 'FROM "crm_lead"' in q
+                and "UPDATE SKIP LOCKED" in q
+            ]
             if batch:
+                time.sleep(0.1)  # into the batch's processing
                 self.kill(
                     "kill -9 of the cron workers in a watcher batch",
                     self.workers("WorkerCron"),
