@@ -131,6 +131,12 @@ class CrmLead(models.Model):
             if "team_id" in vals:
                 self._sla_follow_team()
             return result
+        # the scoring frequencies crm learns from a win or loss: updated at the end
+        with self._pls_deferred():
+            return self._regulation_write_transitions(vals)
+
+    def _regulation_write_transitions(self, vals):
+        """The write of stage moves, wins, losses, returns and reasons (``write``)."""
         regulation = self.env["crm.regulation.rule"]._get_regulation()
         before = self._regulation_before(regulation)
         # a stage move of open leads of one team: their new SLA goes in crm's UPDATE

@@ -2,6 +2,8 @@
 the reason's category), what closing and reopening a lead requires, the loss review by
 the head of sales, and the return to work with a reason."""
 
+from contextlib import contextmanager
+
 from markupsafe import Markup
 
 from odoo import api, fields, models
@@ -11,7 +13,17 @@ from odoo.tools import SQL
 from odoo.tools.mail import is_html_empty
 
 from .crm_regulation_violation import Violation
-from .cursor_flags import LOSING, PLS_REBUILD, PLS_RECLASSIFY, RESTORING, flag, flagged
+from .cursor_flags import (
+    LOSING,
+    PLS_DEFERRED,
+    PLS_REBUILD,
+    PLS_RECLASSIFY,
+    RESTORING,
+    flag,
+    flagged,
+    pushed,
+    stack,
+)
 from .regulation import ENFORCE, Requirement, Transition
 from .res_users import MANAGER_GROUPS
 
@@ -416,7 +428,31 @@ class CrmLeadOutcome(models.Model):
                 )
         if not self:
             return None
+        deferred = stack(self.env, PLS_DEFERRED)
+        if deferred:  # a write of the regulation in progress: at its end
+            deferred[-1].append((self, from_state, to_state))
+            return None
         return super()._pls_increment_frequencies(from_state=from_state, to_state=to_state)
+
+    @contextmanager
+    def _pls_deferred(self):
+        """The scoring frequencies a write learns from (crm updates them in the middle of
+        it) are updated at the end of the block. Their rows are the hottest of a busy
+        pipeline: every win and loss of a team updates the same ones, and a transaction
+        that updates one after another transaction committed it fails to serialize and
+        is replayed by Odoo. The later in the write they are locked, the shorter they stay
+        locked (the regulation's own work is done before). Nested writes leave theirs to
+        the outermost block; a failed block applies nothing (its transaction rolls back)."""
+        if stack(self.env, PLS_DEFERRED):
+            yield
+            return
+        pending = []
+        with pushed(self.env, PLS_DEFERRED, pending):
+            yield
+        for leads, from_state, to_state in pending:
+            super(CrmLeadOutcome, leads)._pls_increment_frequencies(
+                from_state=from_state, to_state=to_state
+            )
 
     def _pls_prepare_update_frequency_table(self, rebuild=False, target_state=False):
         if not rebuild:
