@@ -133,42 +133,38 @@ class CrmLead(models.Model):
             return result
         # the scoring frequencies crm learns from a win or loss: updated at the end
         with self._pls_deferred():
-            return self._regulation_write_transitions(vals)
-
-    def _regulation_write_transitions(self, vals):
-        """The write of stage moves, wins, losses, returns and reasons (``write``)."""
-        regulation = self.env["crm.regulation.rule"]._get_regulation()
-        before = self._regulation_before(regulation)
-        # a stage move of open leads of one team: their new SLA goes in crm's UPDATE
-        sla_preset = self._sla_preset(vals, before, regulation)
-        with pushed(self.env, UNTRACKED, PLAIN_TRACKED_FIELDS.difference(vals)):
-            result = super().write({**vals, **sla_preset.values} if sla_preset else vals)
-        states = self._regulation_states()
-        transitions = self._regulation_transitions(
-            before, states, regulation, "probability" in vals
-        )
-        # after the write, so that values written with the move count (e.g. a mass edit of
-        # the stage and a required field): a refusal rolls the write back
-        self._regulation_enforce(transitions, regulation)
-        if REASON_FIELDS.intersection(vals):
-            # the reason of a lead already lost changes: its requirements still hold
-            lost = self._regulation_lost_already(before, states, transitions, regulation)
-            self._regulation_enforce(lost, regulation, rules=False)
-        became_lost = vals.get("probability", 1) == 0
-        moved = became_lost or bool(STAY_FIELDS.intersection(vals))
-        updates = defaultdict(dict)  # {lead id: {system field: value}}, written at once
-        self._regulation_sync_outcome(regulation, updates)
-        sla = self._sla_sync(before, states, regulation, updates, sla_preset) if moved else {}
-        self._regulation_after_transitions(transitions, states, regulation, updates)
-        self._regulation_write_system(updates)
-        if moved:
-            self.env["crm.lead.stage.history"]._sync_leads(
-                self, states, sla, became_lost=became_lost
+            regulation = self.env["crm.regulation.rule"]._get_regulation()
+            before = self._regulation_before(regulation)
+            # a stage move of open leads of one team: their new SLA goes in crm's UPDATE
+            sla_preset = self._sla_preset(vals, before, regulation)
+            with pushed(self.env, UNTRACKED, PLAIN_TRACKED_FIELDS.difference(vals)):
+                result = super().write({**vals, **sla_preset.values} if sla_preset else vals)
+            states = self._regulation_states()
+            transitions = self._regulation_transitions(
+                before, states, regulation, "probability" in vals
             )
-        if "team_id" in vals:
-            self._sla_follow_team()
-        self._regulation_schedule_entry_activities(transitions, regulation)
-        return result
+            # after the write, so that values written with the move count (e.g. a mass edit of
+            # the stage and a required field): a refusal rolls the write back
+            self._regulation_enforce(transitions, regulation)
+            if REASON_FIELDS.intersection(vals):
+                # the reason of a lead already lost changes: its requirements still hold
+                lost = self._regulation_lost_already(before, states, transitions, regulation)
+                self._regulation_enforce(lost, regulation, rules=False)
+            became_lost = vals.get("probability", 1) == 0
+            moved = became_lost or bool(STAY_FIELDS.intersection(vals))
+            updates = defaultdict(dict)  # {lead id: {system field: value}}, written at once
+            self._regulation_sync_outcome(regulation, updates)
+            sla = self._sla_sync(before, states, regulation, updates, sla_preset) if moved else {}
+            self._regulation_after_transitions(transitions, states, regulation, updates)
+            self._regulation_write_system(updates)
+            if moved:
+                self.env["crm.lead.stage.history"]._sync_leads(
+                    self, states, sla, became_lost=became_lost
+                )
+            if "team_id" in vals:
+                self._sla_follow_team()
+            self._regulation_schedule_entry_activities(transitions, regulation)
+            return result
 
     def _track_prepare(self, fields_iter):
         untracked = stack(self.env, UNTRACKED)

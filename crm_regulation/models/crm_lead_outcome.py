@@ -16,6 +16,7 @@ from .crm_regulation_violation import Violation
 from .cursor_flags import (
     LOSING,
     PLS_DEFERRED,
+    PLS_PENDING,
     PLS_REBUILD,
     PLS_RECLASSIFY,
     RESTORING,
@@ -409,7 +410,8 @@ class CrmLeadOutcome(models.Model):
         """crm counts a lead reaching or leaving the lost state in the scoring
         frequencies: a disqualified one is left out (reaching it: its reason is a
         disqualification; leaving it: its outcome, not updated yet, is disqualified)."""
-        if "lost" in (from_state, to_state) and not flagged(self.env, PLS_RECLASSIFY):
+        applying = flagged(self.env, PLS_DEFERRED)  # leads filtered when deferred
+        if "lost" in (from_state, to_state) and not (applying or flagged(self.env, PLS_RECLASSIFY)):
             reasons = self.env["crm.regulation.rule"]._get_regulation().reasons
             if to_state == "lost":
                 # sudo: the category of the leads' reasons (read for the scoring)
@@ -428,8 +430,8 @@ class CrmLeadOutcome(models.Model):
                 )
         if not self:
             return None
-        deferred = stack(self.env, PLS_DEFERRED)
-        if deferred:  # a write of the regulation in progress: at its end
+        deferred = stack(self.env, PLS_PENDING)
+        if deferred and not applying:  # a write of the regulation in progress: at its end
             deferred[-1].append((self, from_state, to_state))
             return None
         return super()._pls_increment_frequencies(from_state=from_state, to_state=to_state)
@@ -443,16 +445,15 @@ class CrmLeadOutcome(models.Model):
         is replayed by Odoo. The later in the write they are locked, the shorter they stay
         locked (the regulation's own work is done before). Nested writes leave theirs to
         the outermost block; a failed block applies nothing (its transaction rolls back)."""
-        if stack(self.env, PLS_DEFERRED):
+        if stack(self.env, PLS_PENDING):
             yield
             return
         pending = []
-        with pushed(self.env, PLS_DEFERRED, pending):
+        with pushed(self.env, PLS_PENDING, pending):
             yield
-        for leads, from_state, to_state in pending:
-            super(CrmLeadOutcome, leads)._pls_increment_frequencies(
-                from_state=from_state, to_state=to_state
-            )
+        with flag(self.env, PLS_DEFERRED):
+            for leads, from_state, to_state in pending:
+                leads._pls_increment_frequencies(from_state=from_state, to_state=to_state)
 
     def _pls_prepare_update_frequency_table(self, rebuild=False, target_state=False):
         if not rebuild:

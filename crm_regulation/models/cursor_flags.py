@@ -14,7 +14,8 @@ UNTRACKED = "crm_regulation.untracked"  # [fields the writes in progress leave a
 SYSTEM_WRITE = "crm_regulation.system_write"  # the write path's own write of system fields
 PLS_RECLASSIFY = "crm_regulation.pls_reclassify"  # a lost lead's outcome changed category
 PLS_REBUILD = "crm_regulation.pls_rebuild"  # the scoring frequencies rebuilt from every lead
-PLS_DEFERRED = "crm_regulation.pls_deferred"  # [scoring increments a write makes at its end]
+PLS_PENDING = "crm_regulation.pls_pending"  # [scoring increments a write makes at its end]
+PLS_DEFERRED = "crm_regulation.pls_deferred"  # those increments being made (filtered already)
 NORMALIZING = "crm_regulation.normalizing"  # the normalization of existing data writes
 UTM_OWN_SOURCE = "crm_regulation.utm_own_source"  # a record's own UTM source (utm.source.mixin)
 # the id under which a flag stands for the whole call (``flag(env, MAIL_GATEWAY)``)
