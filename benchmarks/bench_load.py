@@ -552,7 +552,9 @@ def drive(args):
     cpu = {kind: cpu_end[kind] - cpu_start[kind] for kind in kinds}
     result["cpu_seconds"] = cpu
     answered = result["ok"] + result["refusals"]
-    per_op = (lambda seconds: 1000 * seconds / answered) if answered else (lambda seconds: None)
+    # (none after a PostgreSQL restart: the new postmaster's processes are not the old one's)
+    measured = answered and min(cpu.values()) >= 0
+    per_op = (lambda seconds: 1000 * seconds / answered) if measured else (lambda seconds: None)
     result["cpu_ms_per_op"] = per_op(sum(cpu.values()))
     result["cpu_http_ms_per_op"] = per_op(cpu["http"])
     result["cpu_pg_ms_per_op"] = per_op(cpu["postgres"])

@@ -2,7 +2,7 @@
     "name": "CRM Regulation",
     "summary": "Make the sales team work by its sales regulation: stage history, "
     "transition rules, disqualification, SLAs, roles and KPI digests",
-    "version": "19.0.1.12.0",
+    "version": "19.0.1.13.0",
     "category": "Sales/CRM",
     "website": "https://github.com/crm-regulation/crm_regulation",
     "author": "CRM Regulation team",
