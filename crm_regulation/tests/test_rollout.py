@@ -572,6 +572,32 @@ class TestScoringLeavesDisqualificationsOut(CrmRegulationCommon):
         self.env["crm.lead"]._rebuild_pls_frequency_table()
         self.assertEqual(self.lost_count(), 2.1)  # leads 1 and 3 only
 
+    def test_scoring_learnt_once_at_the_end_of_the_write(self):
+        """crm learns a loss in the middle of the write; the regulation makes that update at
+        its end (the scoring rows, the hottest of a busy pipeline, are locked for less
+        time): once, with the same values, nothing when the write is refused."""
+        leads = self._create_leads(3, country_id=self.country.id)
+        leads[2].action_set_lost(lost_reason_id=self.lost_reason.id)  # the frequency row
+        before = self.lost_count()
+        History = type(self.env["crm.lead.stage.history"])
+        seen = []
+        original = History._sync_leads
+
+        def sync_leads(history, *args, **kwargs):
+            seen.append(self.lost_count())  # the stays are the regulation's last work
+            return original(history, *args, **kwargs)
+
+        with patch.object(History, "_sync_leads", sync_leads):
+            leads[0].action_set_lost(lost_reason_id=self.lost_reason.id)
+        # (the archive, then the loss: two writes, two syncs of the stays)
+        self.assertEqual(set(seen), {before}, "not yet learnt while the regulation works")
+        self.assertEqual(self.lost_count(), before + 1, "learnt once, at the end")
+        # a loss the regulation refuses (no reason) is not learnt either
+        self.team.sudo().regulation_mode = "enforce"
+        with self.assertRaises(UserError), self.env.cr.savepoint():
+            leads[1].action_set_lost()
+        self.assertEqual(self.lost_count(), before + 1)
+
     def test_pipeline_analysis_shows_lost_and_disqualified_apart(self):
         view = self.env.ref("crm.crm_opportunity_report_view_search")
         arch = self.env["crm.lead"].get_view(view.id, "search")["arch"]
