@@ -444,13 +444,15 @@ class CrmLeadOutcome(models.Model):
         that updates one after another transaction committed it fails to serialize and
         is replayed by Odoo. The later in the write they are locked, the shorter they stay
         locked (the regulation's own work is done before). Nested writes leave theirs to
-        the outermost block; a failed block applies nothing (its transaction rolls back)."""
-        if stack(self.env, PLS_PENDING):
-            yield
-            return
-        pending = []
+        the outermost block, once they are done; a failed block applies nothing."""
+        outer = stack(self.env, PLS_PENDING)
+        outer = outer[-1] if outer else None  # (held here: a savepoint's rollback clears
+        pending = []  # the cursor's cache)
         with pushed(self.env, PLS_PENDING, pending):
             yield
+        if outer is not None:  # a nested write done: its increments are the outer one's
+            outer.extend(pending)
+            return
         with flag(self.env, PLS_DEFERRED):
             for leads, from_state, to_state in pending:
                 leads._pls_increment_frequencies(from_state=from_state, to_state=to_state)
