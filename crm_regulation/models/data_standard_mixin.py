@@ -189,16 +189,20 @@ class CrmDataStandardMixin(models.AbstractModel):
             mode = team.phone_standard
         return mode, company.crm_phone_format or "regulation"
 
-    def _data_standard_entry(self, vals):
+    def _data_standard_entry(self, vals, phones=None):
         """(the standard's changes to ``vals`` for ``self`` (one record, or none for a new
-        one), [the errors refusing it: (number, error code)])."""
+        one), [the errors refusing it: (number, error code)]). ``phones``: whether a phone
+        standard applies anywhere (``_data_standard_phone_anywhere``), asked once by a
+        caller that loops over records."""
         changes, errors = {}, []
         name_field = self._data_standard_name_field
         name = vals.get(name_field)
         splits = (
             name_field in vals and isinstance(name, str) and self._data_standard_is_company(vals)
         )
-        if not splits and not self._data_standard_phone_anywhere():
+        if phones is None:
+            phones = self._data_standard_phone_anywhere()
+        if not splits and not phones:
             # (every lead created or written with a phone comes here: no access check,
             # no company read where no company or team applies a phone standard)
             if name_field in vals:
@@ -241,8 +245,9 @@ class CrmDataStandardMixin(models.AbstractModel):
         if not any(fname in vals for vals in vals_list for fname in self._data_standard_fields()):
             return vals_list
         result, refused = [], []
+        phones = self._data_standard_phone_anywhere()
         for vals in vals_list:
-            changes, errors = self.browse()._data_standard_entry(vals)
+            changes, errors = self.browse()._data_standard_entry(vals, phones)
             label = vals.get("name") or vals.get(self._data_standard_name_field) or ""
             refused += [(label, number, code) for number, code in errors]
             result.append({**vals, **changes} if changes else vals)
@@ -257,8 +262,9 @@ class CrmDataStandardMixin(models.AbstractModel):
         if not self or not any(fname in vals for fname in self._data_standard_fields()):
             return vals
         per_record, refused = [], []
+        phones = self._data_standard_phone_anywhere()
         for record in self:
-            changes, errors = record._data_standard_entry(vals)
+            changes, errors = record._data_standard_entry(vals, phones)
             refused += [(record.display_name, number, code) for number, code in errors]
             per_record.append(changes)
         self._data_standard_refuse(refused)
